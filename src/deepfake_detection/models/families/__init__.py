@@ -1,0 +1,3 @@
+"""Model families; importing this package registers every variant."""
+
+from . import efficientnet  # noqa: F401

@@ -1,0 +1,1 @@
+"""Training: datasets and grouped splits, augmentation, the trainer and ONNX export (needs the `train` extra)."""

@@ -1,0 +1,42 @@
+"""Training-time augmentation on uint8 RGB face crops (numpy + OpenCV, cheap at 128 px).
+
+Each transform imitates something real footage does to a face crop: detector box jitter, mirror, light, dark
+rooms (gamma), low resolution, blur and recompression.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def augment(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    h, w = img.shape[:2]
+    if rng.random() < 0.5:
+        img = img[:, ::-1]
+    # Box jitter: the detector never frames a face exactly like the training crop did.
+    angle, scale = rng.uniform(-8, 8), rng.uniform(0.92, 1.1)
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
+    m[:, 2] += rng.uniform(-0.05, 0.05, 2) * (w, h)
+    img = cv2.warpAffine(np.ascontiguousarray(img), m, (w, h), borderMode=cv2.BORDER_REFLECT_101)
+    # Light: brightness, contrast, saturation, gamma.
+    x = img.astype(np.float32) / 255.0
+    x = (x - 0.5) * rng.uniform(0.75, 1.25) + 0.5 + rng.uniform(-0.12, 0.12)
+    grey = x.mean(axis=2, keepdims=True)
+    x = grey + (x - grey) * rng.uniform(0.7, 1.3)
+    x = np.clip(x, 0, 1) ** rng.uniform(0.7, 1.5)
+    img = (x * 255.0 + 0.5).astype(np.uint8)
+    if rng.random() < 0.25:  # low-resolution source face, upscaled back
+        f = rng.uniform(0.35, 0.8)
+        small = cv2.resize(img, (max(8, int(w * f)), max(8, int(h * f))), interpolation=cv2.INTER_AREA)
+        img = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < 0.1:
+        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 1.3))
+    if rng.random() < 0.5:
+        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(40, 96))])
+        img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    return img
+
+
+def augment_batch(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return np.stack([augment(im, rng) for im in batch])

@@ -1,0 +1,151 @@
+"""Frame-classifier training: balanced batches, AdamW + cosine schedule, early stopping on validation log loss,
+checkpoint and resume. A run directory holds config.yaml, metrics.jsonl, last.pt and best.pt."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from ..evaluate import binary_metrics
+from ..models import create_model, model_cfg
+from .augment import augment_batch
+from .datasets import load_crops, read_manifest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    model: str = "efficientnet_lite0"
+    data: str = "data/dfdc/manifest.csv"  # manifest with train/val splits (see `prepare-dfdc`)
+    out: str = "runs/efficientnet_lite0"
+    cache_dir: str = "data/cache"  # decoded crops at the model's input size, memoised once
+    input_size: int = 0  # 0: the model's default
+    batch_size: int = 32
+    lr: float = 3e-4
+    weight_decay: float = 1e-4
+    warmup_steps: int = 200
+    max_steps: int = 6000
+    eval_every: int = 500
+    patience: int = 4  # evaluations without a better validation log loss before stopping
+    augment: bool = True
+    pretrained: bool = True
+    freeze_blocks: int = 2  # backbone blocks (after the stem) kept at their ImageNet weights
+    seed: int = 0
+    threads: int = 2
+
+
+def _cache_path(cfg: TrainConfig, samples, size: int, split: str) -> Path:
+    key = hashlib.sha1("\n".join(s.path for s in samples).encode()).hexdigest()[:12]
+    return Path(cfg.cache_dir) / f"{split}_{size}_{key}.npy"
+
+
+def predict_logits(model, images: np.ndarray, batch_size: int = 128) -> np.ndarray:
+    import torch
+
+    model.eval()
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(images), batch_size):
+            out.append(model(torch.from_numpy(np.ascontiguousarray(images[i : i + batch_size]))).float().numpy())
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def train(cfg: TrainConfig, progress: bool = True) -> Path:
+    """Train `cfg.model` on the manifest's train split; returns the run directory."""
+    import torch
+    from tqdm import tqdm
+
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    run = Path(cfg.out)
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "config.yaml").write_text(yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False))
+    size = cfg.input_size or model_cfg(cfg.model).input_size
+
+    samples = read_manifest(cfg.data)
+    train_s = [s for s in samples if s.split == "train"]
+    val_s = [s for s in samples if s.split == "val"]
+    if not train_s or not val_s:
+        raise ValueError(f"{cfg.data}: needs rows with split=train and split=val")
+    bar = (lambda it: tqdm(it, desc="decode crops", unit="img", leave=False)) if progress else None
+    x_train = load_crops(train_s, size, _cache_path(cfg, train_s, size, "train"), bar)
+    x_val = load_crops(val_s, size, _cache_path(cfg, val_s, size, "val"), bar)
+    y_train = np.array([s.y for s in train_s])
+    y_val = np.array([s.y for s in val_s])
+    log.info("train %d (%d fake), val %d (%d fake)", len(y_train), y_train.sum(), len(y_val), y_val.sum())
+
+    model = create_model(cfg.model, pretrained=cfg.pretrained, freeze_blocks=cfg.freeze_blocks).to(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    def lr_at(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return cfg.lr * (step + 1) / cfg.warmup_steps
+        t = (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps)
+        return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+
+    step, best, stale, elapsed = 0, math.inf, 0, 0.0
+    rng = np.random.default_rng(cfg.seed)
+    last = run / "last.pt"
+    if last.is_file():
+        ck = torch.load(last, map_location="cpu", weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        step, best, stale, elapsed = ck["step"], ck["best"], ck["stale"], ck.get("elapsed", 0.0)
+        rng = np.random.default_rng([cfg.seed, step])
+        log.info("resumed %s at step %d (best val log loss %.4f)", run, step, best)
+
+    real_idx, fake_idx = np.flatnonzero(y_train == 0), np.flatnonzero(y_train == 1)
+    half = cfg.batch_size // 2
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    pbar = tqdm(total=cfg.max_steps, initial=step, desc=cfg.model, unit="step", disable=not progress)
+    t0 = time.time() - elapsed
+    running = []
+    while step < cfg.max_steps and stale < cfg.patience:
+        model.train()
+        # Balanced batches: half REAL, half FAKE, so the 1:4.9 imbalance cannot teach "always FAKE".
+        idx = np.concatenate([rng.choice(real_idx, half), rng.choice(fake_idx, cfg.batch_size - half)])
+        xb = x_train[np.sort(idx)]
+        yb = y_train[np.sort(idx)]
+        if cfg.augment:
+            xb = augment_batch(xb, rng)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step)
+        logits = model(torch.from_numpy(np.ascontiguousarray(xb)))
+        loss = loss_fn(logits, torch.from_numpy(yb).float())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        running.append(loss.item())
+        pbar.update(1)
+        pbar.set_postfix(loss=f"{np.mean(running[-50:]):.3f}")
+        if step % cfg.eval_every == 0 or step == cfg.max_steps:
+            p_val = 1 / (1 + np.exp(-predict_logits(model, x_val)))
+            m = binary_metrics(y_val, p_val)
+            m.update(step=step, train_loss=float(np.mean(running)), lr=lr_at(step), wall_s=time.time() - t0)
+            running = []
+            with (run / "metrics.jsonl").open("a") as f:
+                f.write(json.dumps(m) + "\n")
+            log.info("step %d val auc %.4f log loss %.4f", step, m["auc"], m["log_loss"])
+            pbar.write(f"step {step}: val AUC {m['auc']:.4f}  log loss {m['log_loss']:.4f}  acc {m['accuracy']:.3f}")
+            if m["log_loss"] < best:
+                best, stale = m["log_loss"], 0
+                torch.save({"model": model.state_dict(), "cfg": dataclasses.asdict(cfg), "metrics": m}, run / "best.pt")
+            else:
+                stale += 1
+            ck = dict(model=model.state_dict(), opt=opt.state_dict(), step=step, best=best, stale=stale,
+                      elapsed=time.time() - t0)
+            torch.save(ck, run / "last.tmp")
+            (run / "last.tmp").replace(last)
+    pbar.close()
+    return run
