@@ -30,6 +30,85 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _cmd_detect(args) -> int:
+    from tqdm import tqdm
+
+    from .pipeline import Detector
+    from .models.serving import load_scorer
+    from .report import Report
+
+    scorer = load_scorer(args.model)
+    detector = Detector(scorer, num_frames=args.frames, threshold=args.threshold)
+    failed = 0
+    bar = tqdm(args.paths, desc="detect", unit="file", disable=len(args.paths) < 2 or args.quiet, file=sys.stderr)
+    for path in bar:
+        try:
+            report = detector.detect(path)
+        except DeepfakeError as e:
+            report = Report.failed(str(path), str(e), model=scorer.name, threshold=detector.threshold or scorer.threshold)
+        failed += report.verdict == "ERROR"
+        if args.json:
+            bar.write(report.to_json()) if len(args.paths) > 1 else print(report.to_json(), flush=True)
+        else:
+            text = _human(report)
+            bar.write(text) if len(args.paths) > 1 else print(text, flush=True)
+    return 1 if failed else 0
+
+
+def _human(r) -> str:
+    lines = [f"{r.path}"]
+    if r.verdict == "ERROR":
+        lines.append(f"  ERROR    {r.error}")
+        return "\n".join(lines)
+    prob = "   -  " if r.probability is None else f"{r.probability:6.3f}"
+    lines.append(f"  {r.verdict:8s} P(fake)={prob}  threshold {r.threshold:.2f}  model {r.model}  "
+                 f"{r.timings.get('total', 0):.2f} s")
+    lines.append(f"  reason   {r.reason}")
+    if r.faces:
+        lines.append("  face  P(fake)  frames  first-last s   box (first frame)")
+        for f in r.faces:
+            x1, y1, x2, y2 = f.frames[0].box
+            lines.append(f"  {f.track_id:4d}  {f.probability:7.3f}  {len(f.frames):6d}  "
+                         f"{f.frames[0].time:5.1f}-{f.frames[-1].time:<5.1f}  "
+                         f"[{x1:.0f},{y1:.0f},{x2:.0f},{y2:.0f}]")
+    for w in r.warnings:
+        lines.append(f"  warning  {w}")
+    return "\n".join(lines)
+
+
+def _cmd_models(args) -> int:
+    from .models import list_models, model_cfg
+    from .models.serving import DEFAULT_MODEL, shipped_models
+
+    shipped = set(shipped_models())
+    rows = []
+    for name in list_models():
+        c = model_cfg(name)
+        rows.append({"name": name, "family": c.family, "kind": c.kind, "input_size": c.input_size,
+                     "pretrained": c.pretrained, "shipped_weights": name in shipped, "default": name == DEFAULT_MODEL})
+    for name in sorted(shipped - {r["name"] for r in rows}):
+        rows.append({"name": name, "family": "", "kind": "frame", "input_size": None, "pretrained": "",
+                     "shipped_weights": True, "default": name == DEFAULT_MODEL})
+    if args.json:
+        print(json.dumps(rows, indent=None))
+    else:
+        print(f"{'name':24s} {'family':14s} {'kind':9s} {'size':>4s}  shipped")
+        for r in rows:
+            mark = "yes (default)" if r["default"] and r["shipped_weights"] else ("yes" if r["shipped_weights"] else "no")
+            print(f"{r['name']:24s} {r['family']:14s} {r['kind']:9s} {r['input_size'] or '':>4}  {mark}")
+    return 0
+
+
+def _cmd_export(args) -> int:
+    from .train.export import export_run
+
+    card = export_run(args.run, args.out, name=args.name)
+    v = card["validation"]
+    print(f"wrote {args.out} (+ .json card): validation AUC {v['auc']:.4f}, log loss {v['log_loss']:.4f}, "
+          f"threshold {card['threshold']:.3f}, ONNX vs PyTorch max |diff| {card['onnx_vs_torch_max_abs_diff']:.1e}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="deepfake-detect",
@@ -37,6 +116,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("detect", help="judge videos or images: REAL / FAKE / NO_FACE per input, per face",
+                       description="Find every face, score each face track with the model and report whether the "
+                                   "input is a deepfake, with a calibrated probability. Exit status 0 when every "
+                                   "input got a verdict, 1 when any failed.")
+    s.add_argument("paths", nargs="+", metavar="PATH", help="video (mp4, mov, avi, mkv, webm...) or image files")
+    s.add_argument("--json", action="store_true", help="one JSON object per input per line on stdout")
+    s.add_argument("--frames", type=int, default=32, help="frames sampled evenly per video (default: %(default)s)")
+    s.add_argument("--model", help="shipped model name or path to an exported .onnx (default: the shipped default)")
+    s.add_argument("--threshold", type=float, help="P(fake) at or above which a face is FAKE (default: model card)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=_cmd_detect)
+
+    s = sub.add_parser("models", help="list registered models and which ones ship trained weights")
+    s.add_argument("--json", action="store_true", help="machine-readable list")
+    s.set_defaults(func=_cmd_models)
+
+    s = sub.add_parser("export", help="export a training run to ONNX with calibration and a model card")
+    s.add_argument("run", help="run directory holding best.pt")
+    s.add_argument("--out", required=True, help="output .onnx path (a .json card is written next to it)")
+    s.add_argument("--name", help="model name recorded in the card (default: the architecture name)")
+    s.set_defaults(func=_cmd_export)
 
     s = sub.add_parser("prepare-dfdc", help="build a grouped train/val/test manifest from the DFDC face-crop snapshot")
     s.add_argument("snapshot", help="folder holding metadata.csv and faces_224/ (see shared DATA.md)")

@@ -56,7 +56,7 @@ def predict_logits(model, images: np.ndarray, batch_size: int = 128) -> np.ndarr
     out = []
     with torch.inference_mode():
         for i in range(0, len(images), batch_size):
-            out.append(model(torch.from_numpy(np.ascontiguousarray(images[i : i + batch_size]))).float().numpy())
+            out.append(model(torch.from_numpy(np.array(images[i : i + batch_size]))).float().numpy())
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 

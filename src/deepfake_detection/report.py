@@ -1,0 +1,75 @@
+"""The typed, JSON-serialisable result of one detection."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+
+VERDICTS = ("REAL", "FAKE", "NO_FACE", "ERROR")
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    index: int  # frame number in the video (0 for an image)
+    time: float  # seconds
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in upright frame pixels
+    landmarks: tuple[tuple[float, float], ...]
+    detector_score: float
+    probability: float  # calibrated P(FAKE) of this single frame's crop
+    enhanced: bool = False  # face found only after the low-light retry
+
+
+@dataclass(frozen=True)
+class FaceResult:
+    track_id: int
+    probability: float  # calibrated P(FAKE) of the whole track
+    frames: list[FrameResult]
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    width: int = 0
+    height: int = 0
+    fps: float = 0.0
+    duration: float = 0.0
+    rotation: int = 0
+    is_image: bool = False
+    sampled_frames: int = 0
+
+
+@dataclass(frozen=True)
+class Report:
+    path: str
+    verdict: str  # REAL | FAKE | NO_FACE | ERROR
+    probability: float | None  # calibrated P(FAKE) of the most suspicious face; None without a face
+    threshold: float
+    model: str
+    reason: str
+    faces: list[FaceResult] = field(default_factory=list)
+    media: MediaInfo = field(default_factory=MediaInfo)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @classmethod
+    def failed(cls, path: str, error: str, model: str = "", threshold: float = 0.5) -> "Report":
+        return cls(path=path, verdict="ERROR", probability=None, threshold=threshold, model=model,
+                   reason=error, error=error)
+
+    def to_dict(self) -> dict:
+        return _finite(asdict(self))
+
+    def to_json(self, **kw) -> str:
+        return json.dumps(self.to_dict(), **kw)
+
+
+def _finite(obj):
+    """Round floats for readable JSON and turn NaN/inf into null (JSON has neither)."""
+    if isinstance(obj, float):
+        return round(obj, 4) if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj

@@ -1,0 +1,78 @@
+"""Shared fixtures: synthetic media made on the fly, and the shared real sample when it is present."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+VIDEOS_SAMPLE = SHARED_DATA / "dfdc-videos-sample"
+FACES_SAMPLE = SHARED_DATA / "dfdc-faces-sample"
+
+
+def needs(path: Path):
+    return pytest.mark.skipif(not path.is_dir(), reason=f"{path} absent (shared sample data not available)")
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: int = 10, audio: bool = False, rotate: int | None = None) -> Path:
+    """Encode RGB frames to H.264 MP4 with PyAV."""
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        if rotate is not None:
+            stream.metadata["rotate"] = str(rotate)
+        astream = out.add_stream("aac", rate=16000) if audio else None
+        for img in frames:
+            for pkt in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(pkt)
+        for pkt in stream.encode():
+            out.mux(pkt)
+        if astream is not None:
+            _mux_silence(out, astream, seconds=len(frames) / fps)
+    return path
+
+
+def _mux_silence(out, astream, seconds: float) -> None:
+    samples = int(16000 * seconds)
+    frame = av.AudioFrame.from_ndarray(np.zeros((1, samples), np.float32), format="fltp", layout="mono")
+    frame.sample_rate = 16000
+    for pkt in astream.encode(frame):
+        out.mux(pkt)
+    for pkt in astream.encode():
+        out.mux(pkt)
+
+
+def write_audio_only(path: Path, seconds: float = 1.0) -> Path:
+    with av.open(str(path), "w") as out:
+        astream = out.add_stream("aac", rate=16000)
+        _mux_silence(out, astream, seconds)
+    return path
+
+
+def gradient_frames(n: int, w: int = 160, h: int = 120) -> list[np.ndarray]:
+    """Frames whose mean brightness encodes their index, so sampled positions can be checked."""
+    return [np.full((h, w, 3), 5 + i * (240 // max(n - 1, 1)), np.uint8) for i in range(n)]
+
+
+@pytest.fixture
+def tiny_crops(tmp_path: Path) -> Path:
+    """A manifest of 24 synthetic 64 px 'face' crops, REAL smooth and FAKE with a blocky seam, in 12 groups."""
+    rng = np.random.default_rng(0)
+    rows = ["path,label,group,split"]
+    for g in range(12):
+        split = "train" if g < 8 else "val"
+        for label in ("REAL", "FAKE"):
+            img = cv2.GaussianBlur(rng.integers(0, 255, (64, 64, 3), np.uint8), (0, 0), 3)
+            if label == "FAKE":
+                img[16:48, 16:48] = 255 - img[16:48, 16:48]
+            name = f"{label.lower()}_{g}.png"
+            cv2.imwrite(str(tmp_path / name), img)
+            rows.append(f"{name},{label},g{g},{split}")
+    (tmp_path / "manifest.csv").write_text("\n".join(rows) + "\n")
+    return tmp_path / "manifest.csv"

@@ -1,0 +1,32 @@
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from deepfake_detection.config import load_config  # noqa: E402
+from deepfake_detection.models.serving import load_scorer  # noqa: E402
+from deepfake_detection.train.export import export_run  # noqa: E402
+from deepfake_detection.train.trainer import TrainConfig, train  # noqa: E402
+
+
+def test_train_resume_and_export_agree(tiny_crops, tmp_path):
+    cfg = load_config(TrainConfig, None, data=str(tiny_crops), out=str(tmp_path / "run"), cache_dir=str(tmp_path / "cache"),
+                      input_size=64, batch_size=4, max_steps=2, eval_every=1, warmup_steps=1)
+    run = train(cfg, progress=False)
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and {"auc", "log_loss", "step"} <= set(json.loads(lines[-1]))
+    assert (run / "best.pt").is_file() and (run / "last.pt").is_file()
+
+    # Resume: a larger budget continues from step 2 instead of starting over.
+    cfg.max_steps = 3
+    train(cfg, progress=False)
+    assert [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3]
+
+    card = export_run(run, tmp_path / "m.onnx", name="tiny")
+    assert card["onnx_vs_torch_max_abs_diff"] < 1e-3
+    assert 0.5 <= card["threshold"] <= 1.0
+    scorer = load_scorer(str(tmp_path / "m.onnx"))
+    out = scorer.logits(np.zeros((3, 64, 64, 3), np.uint8))
+    assert out.shape == (3,) and np.isfinite(out).all()
