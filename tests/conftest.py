@@ -19,14 +19,12 @@ def needs(path: Path):
     return pytest.mark.skipif(not path.is_dir(), reason=f"{path} absent (shared sample data not available)")
 
 
-def write_video(path: Path, frames: list[np.ndarray], fps: int = 10, audio: bool = False, rotate: int | None = None) -> Path:
-    """Encode RGB frames to H.264 MP4 with PyAV."""
+def write_video(path: Path, frames: list[np.ndarray], fps: int = 10, audio: bool = False, rotate: int = 0) -> Path:
+    """Encode RGB frames to H.264 MP4 with PyAV; `rotate` (90/180/270) patches the track's display matrix."""
     h, w = frames[0].shape[:2]
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        if rotate is not None:
-            stream.metadata["rotate"] = str(rotate)
         astream = out.add_stream("aac", rate=16000) if audio else None
         for img in frames:
             for pkt in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
@@ -35,7 +33,24 @@ def write_video(path: Path, frames: list[np.ndarray], fps: int = 10, audio: bool
             out.mux(pkt)
         if astream is not None:
             _mux_silence(out, astream, seconds=len(frames) / fps)
+    if rotate:
+        _set_display_rotation(path, rotate)
     return path
+
+
+def _set_display_rotation(path: Path, degrees: int) -> None:
+    """Rewrite the identity matrix in the video track header (tkhd) as a rotation, as phones do."""
+    import struct
+
+    one, w = 0x10000, 0x40000000
+    cos, sin = {90: (0, 1), 180: (-1, 0), 270: (0, -1)}[degrees % 360]
+    identity = struct.pack(">9i", one, 0, 0, 0, one, 0, 0, 0, w)
+    rotated = struct.pack(">9i", cos * one, sin * one, 0, -sin * one, cos * one, 0, 0, 0, w)
+    data = path.read_bytes()
+    assert data.count(identity) >= 1, "no identity matrix found to patch"
+    tkhd = data.index(b"tkhd")
+    at = data.index(identity, tkhd)
+    path.write_bytes(data[:at] + rotated + data[at + len(identity):])
 
 
 def _mux_silence(out, astream, seconds: float) -> None:

@@ -1,0 +1,95 @@
+import numpy as np
+import pytest
+
+from conftest import gradient_frames, write_audio_only, write_video
+from deepfake_detection.errors import MediaError
+from deepfake_detection.media import MediaLimits, read_frames
+
+
+def test_samples_evenly_across_the_clip(tmp_path):
+    path = write_video(tmp_path / "ramp.mp4", gradient_frames(50))
+    frames = read_frames(path, num_frames=5)
+    assert frames.indices == [0, 12, 24, 37, 49]
+    assert frames.times == pytest.approx([i / 10 for i in frames.indices], abs=1e-6)
+    # Brightness encodes the frame number, so the right frames (not just the right count) came back.
+    means = [img.mean() for img in frames.images]
+    assert means == sorted(means) and means[0] < 30 and means[-1] > 200
+    assert frames.images[0].shape == (120, 160, 3) and frames.images[0].dtype == np.uint8
+    assert (frames.width, frames.height, frames.fps) == (160, 120, 10)
+
+
+def test_short_clip_returns_every_frame_once(tmp_path):
+    frames = read_frames(write_video(tmp_path / "short.mp4", gradient_frames(4)), num_frames=32)
+    assert frames.indices == [0, 1, 2, 3]
+
+
+def test_long_video_is_sampled_by_seeking(tmp_path):
+    path = write_video(tmp_path / "long.mp4", gradient_frames(60), fps=10)
+    frames = read_frames(path, num_frames=4, limits=MediaLimits(seek_above_s=1.0))
+    assert len(frames.images) == 4
+    assert frames.times == sorted(frames.times) and frames.times[0] > 0.4 and frames.times[-1] < 6.0
+
+
+def test_video_with_audio_track_still_reads(tmp_path):
+    frames = read_frames(write_video(tmp_path / "av.mp4", gradient_frames(10), audio=True), num_frames=3)
+    assert len(frames.images) == 3
+
+
+def test_rotation_metadata_makes_frames_upright(tmp_path):
+    img = np.zeros((60, 100, 3), np.uint8)
+    img[:, :50] = 255  # left half white
+    path = write_video(tmp_path / "rot.mp4", [img] * 3, rotate=90)
+    frames = read_frames(path, num_frames=1)
+    assert frames.rotation == -90
+    upright = frames.images[0]
+    assert upright.shape[:2] == (100, 60) and (frames.width, frames.height) == (60, 100)
+    # The patched matrix is what a phone writes for portrait video ("rotate 90" = turn clockwise to display):
+    # turning the left-white picture clockwise puts the white half on top.
+    assert upright[:50].mean() > 250 and upright[50:].mean() < 5
+
+
+def test_image_is_one_frame(tmp_path):
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "a.png"), np.full((40, 30, 3), 128, np.uint8))
+    frames = read_frames(tmp_path / "a.png")
+    assert frames.is_image and len(frames.images) == 1 and frames.images[0].shape == (40, 30, 3)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda d: d / "missing.mp4", "no such file"),
+        (lambda d: (d / "empty.mp4").write_bytes(b"") and d / "empty.mp4" or d / "empty.mp4", "empty file"),
+        (lambda d: ((d / "text.mp4").write_text("this is not a video\n" * 50), d / "text.mp4")[1], "cannot decode"),
+        (lambda d: write_audio_only(d / "audio.m4a"), "no video or image stream"),
+        (lambda d: d, "not a regular file"),
+    ],
+    ids=["missing", "zero-bytes", "text-renamed-mp4", "audio-only", "directory"],
+)
+def test_bad_inputs_raise_clear_media_errors(tmp_path, make, message):
+    with pytest.raises(MediaError, match=message):
+        read_frames(make(tmp_path))
+
+
+def test_truncated_mp4_is_an_error_or_partial_never_a_crash(tmp_path):
+    path = write_video(tmp_path / "full.mp4", gradient_frames(40))
+    data = path.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 3])
+    try:
+        frames = read_frames(cut, num_frames=8)
+    except MediaError as e:
+        assert "cut.mp4" in str(e)
+    else:
+        assert 1 <= len(frames.images) <= 8
+
+
+def test_limits_reject_oversized_inputs(tmp_path):
+    path = write_video(tmp_path / "v.mp4", gradient_frames(20))
+    with pytest.raises(MediaError, match="pixel limit"):
+        read_frames(path, limits=MediaLimits(max_pixels=100 * 100))
+    with pytest.raises(MediaError, match="s limit"):
+        read_frames(path, limits=MediaLimits(max_duration_s=1.0))
+    with pytest.raises(MediaError, match="MiB limit"):
+        read_frames(path, limits=MediaLimits(max_file_bytes=100))
