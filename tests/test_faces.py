@@ -1,0 +1,73 @@
+import cv2
+import numpy as np
+import pytest
+
+from conftest import FACES_SAMPLE, VIDEOS_SAMPLE, needs
+from deepfake_detection.faces import Detection, FaceConfig, crop_box, crop_face, detect_faces, link_tracks, track_faces
+from deepfake_detection.media import read_frames
+
+
+def _det(x, y, s=40, score=0.9):
+    return Detection((x, y, x + s, y + s), score, ((0.0, 0.0),) * 5)
+
+
+def test_crop_is_square_around_box_centre_and_padded_at_edges():
+    img = np.zeros((100, 200, 3), np.uint8)
+    img[40:60, 90:110] = 255  # a white square where the "face" is
+    crop = crop_face(img, (90, 40, 110, 60), size=32)
+    assert crop.shape == (32, 32, 3) and crop.mean() > 250  # box side = crop side at scale 1
+    assert crop_box((90, 40, 110, 50), 2.0) == (80, 25, 120, 65)  # side = 2 * max(w, h), same centre
+    corner = crop_face(img, (-10, -10, 10, 10), size=16)  # half outside the frame: edge-padded, not shifted
+    assert corner.shape == (16, 16, 3)
+
+
+def test_link_tracks_follows_two_people_and_bridges_a_gap():
+    per_frame = [[_det(10, 10), _det(200, 10)], [_det(14, 12), _det(204, 10)], [_det(205, 11)], [_det(20, 14), _det(206, 12)]]
+    tracks = link_tracks(per_frame, FaceConfig())
+    assert sorted(len(t) for t in tracks) == [3, 4]
+    for t in tracks:
+        xs = [d.box[0] for _, d in t]
+        assert max(xs) - min(xs) < 20  # never jumps from one person to the other
+
+
+def test_link_tracks_splits_far_apart_detections():
+    tracks = link_tracks([[_det(10, 10)], [_det(300, 300)]], FaceConfig())
+    assert len(tracks) == 2
+
+
+@needs(FACES_SAMPLE)
+def test_finds_every_face_in_a_group_picture():
+    names = sorted(p for p in FACES_SAMPLE.glob("*.jpg"))[:4]
+    grid = np.full((300, 600, 3), 90, np.uint8)
+    for i, p in enumerate(names):
+        y, x = 20 + (i // 2) * 140, 40 + (i % 2) * 300
+        grid[y : y + 128, x : x + 128] = cv2.imread(str(p))[..., ::-1]
+    assert len(detect_faces(grid)) == 4
+
+
+@needs(VIDEOS_SAMPLE)
+def test_dark_frame_gets_low_light_retry():
+    frame = read_frames(VIDEOS_SAMPLE / "real_videoretalking_face1.mp4", 1).images[0]
+    dark = (frame * 0.06).astype(np.uint8)
+    found = detect_faces(dark)
+    assert found and found[0].enhanced
+    assert not detect_faces(dark, FaceConfig(dark_luma=0.0))  # the retry is what finds it
+
+
+@needs(VIDEOS_SAMPLE)
+@pytest.mark.parametrize("name", ["fake_abqwwspghj_s0.mp4", "real_hdtf_sadtalker_wda_aoc.mp4"])
+def test_one_person_clip_gives_one_full_track(name):
+    frames = read_frames(VIDEOS_SAMPLE / name, 16)
+    tracks = track_faces(frames)
+    assert len(tracks) == 1
+    t = tracks[0]
+    assert len(t.crops) == len(t.detections) == len(t.frame_positions) >= 14
+    assert t.crops[0].shape == (128, 128, 3)
+    assert len(t.detections[0].landmarks) == 5
+
+
+def test_blank_frames_have_no_face():
+    from deepfake_detection.media import Frames
+
+    frames = Frames("x", [np.full((120, 160, 3), v, np.uint8) for v in (0, 128, 255)], [0, 1, 2], [0, 0.1, 0.2], 160, 120, 10, 0.3)
+    assert track_faces(frames) == []
