@@ -109,6 +109,88 @@ def _cmd_export(args) -> int:
     return 0
 
 
+def _load_eval_samples(data: str):
+    from pathlib import Path
+
+    from .train.datasets import load_dfdc_videos, load_real_fake_folder, read_manifest
+
+    p = Path(data)
+    if p.is_file() and p.suffix == ".csv":
+        return "crops", read_manifest(p)
+    if p.is_dir() and (p / "metadata.json").is_file():
+        return "videos", load_dfdc_videos(p)
+    if p.is_dir():
+        return "videos", load_real_fake_folder(p)
+    raise DeepfakeError(f"--data must be a manifest .csv, a folder with metadata.json, or a folder with REAL/ and FAKE/")
+
+
+def _cmd_evaluate(args) -> int:
+    from pathlib import Path
+
+    import numpy as np
+    from tqdm import tqdm
+
+    from . import evaluate as ev
+    from .models.serving import load_scorer
+    from .pipeline import Detector
+
+    scorer = load_scorer(args.model)
+    threshold = scorer.threshold if args.threshold is None else args.threshold
+    kind, samples = _load_eval_samples(args.data)
+    if args.split:
+        samples = [s for s in samples if s.split == args.split]
+    if not samples:
+        raise DeepfakeError(f"no samples in {args.data}" + (f" with split={args.split}" if args.split else ""))
+    out = Path(args.out) if args.out else None
+    bar = (lambda it: tqdm(it, desc="evaluate", unit="batch" if kind == "crops" else "video", file=sys.stderr)) \
+        if not args.quiet else None
+    result: dict = {"model": scorer.name, "data": args.data, "split": args.split or "all", "threshold": threshold}
+    if kind == "crops":
+        probs = ev.score_crops(scorer, samples, progress=bar)
+        y = np.array([s.y for s in samples])
+        result["frame"] = ev.binary_metrics(y, probs, threshold)
+        yv, pv, _ = ev.video_scores(samples, probs)
+        if len(yv) < len(y):
+            result["video"] = ev.binary_metrics(yv, pv, threshold)
+        y_plot, p_plot = (yv, pv) if "video" in result else (y, probs)
+    else:
+        detector = Detector(scorer, num_frames=args.frames, threshold=threshold)
+        rows = []
+        for s in (bar(samples) if bar else samples):
+            try:
+                r = detector.detect(s.path)
+                rows.append({"path": s.path, "label": s.label, "verdict": r.verdict, "probability": r.probability,
+                             "faces": len(r.faces), "seconds": r.timings.get("total")})
+            except DeepfakeError as e:
+                rows.append({"path": s.path, "label": s.label, "verdict": "ERROR", "probability": None, "error": str(e)})
+        scored = [r for r in rows if r["probability"] is not None]
+        y_plot = np.array([int(r["label"] == "FAKE") for r in scored])
+        p_plot = np.array([r["probability"] for r in scored])
+        result["video"] = ev.binary_metrics(y_plot, p_plot, threshold)
+        result["video"]["no_face"] = sum(r["verdict"] == "NO_FACE" for r in rows)
+        result["video"]["errors"] = sum(r["verdict"] == "ERROR" for r in rows)
+        result["video"]["mean_seconds"] = float(np.mean([r["seconds"] for r in scored])) if scored else None
+        if out:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "videos.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    if out:
+        result["plots"] = ev.plot_roc_and_reliability(y_plot, p_plot, out, f"{scorer.name} on {Path(args.data).name}")
+        table = [ev.MARKDOWN_HEADER] + [ev.markdown_row(f"{level} ({result['split']})", result[level])
+                                        for level in ("frame", "video") if level in result]
+        (out / "metrics.md").write_text("\n".join(table) + "\n")
+        (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(ev.MARKDOWN_HEADER)
+        for level in ("frame", "video"):
+            if level in result:
+                print(ev.markdown_row(f"{level} ({result['split']})", result[level]))
+        if "video" in result and "no_face" in result["video"]:
+            print(f"videos without a face: {result['video']['no_face']}, errors: {result['video']['errors']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="deepfake-detect",
@@ -132,6 +214,19 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("models", help="list registered models and which ones ship trained weights")
     s.add_argument("--json", action="store_true", help="machine-readable list")
     s.set_defaults(func=_cmd_models)
+
+    s = sub.add_parser("evaluate", help="score a model on labelled crops (manifest) or labelled videos",
+                       description="Frame- and video-level AUC, log loss, EER, AP, balanced accuracy, accuracy at "
+                                   "the threshold, ECE and the always-FAKE baseline; ROC and reliability PNGs.")
+    s.add_argument("--model", help="shipped model name or exported .onnx path (default: the shipped default)")
+    s.add_argument("--data", required=True, help="manifest .csv of crops, a DFDC metadata.json video folder, or REAL/ FAKE/ folders")
+    s.add_argument("--split", help="only manifest rows of this split (e.g. test)")
+    s.add_argument("--frames", type=int, default=32, help="frames sampled per video (default: %(default)s)")
+    s.add_argument("--threshold", type=float, help="decision threshold (default: model card)")
+    s.add_argument("--out", help="folder for metrics.json, metrics.md, roc.png, reliability.png")
+    s.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=_cmd_evaluate)
 
     s = sub.add_parser("export", help="export a training run to ONNX with calibration and a model card")
     s.add_argument("run", help="run directory holding best.pt")

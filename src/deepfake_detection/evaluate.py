@@ -60,3 +60,83 @@ def binary_metrics(y, p, threshold: float = 0.5) -> dict[str, float]:
         "ece": expected_calibration_error(y, p),
         "threshold": float(threshold),
     }
+
+
+# --- evaluating a model on a manifest of crops or on labelled videos ---------------------------------------
+
+
+def score_crops(scorer, samples, batch_size: int = 64, progress=None) -> np.ndarray:
+    """Calibrated P(FAKE) per crop for manifest rows, read with the same resize as training."""
+    from .train.datasets import load_crops
+
+    probs = []
+    chunks = range(0, len(samples), batch_size)
+    for i in progress(chunks) if progress else chunks:
+        crops = load_crops(samples[i : i + batch_size], scorer.input_size)
+        probs.append(scorer.probability(scorer.logits(crops)))
+    return np.concatenate(probs) if probs else np.zeros(0)
+
+
+def video_scores(samples, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Aggregate crop probabilities to one score per video (mean logit), for manifests with several crops a video."""
+    def logit(q):
+        return np.log(q / (1 - q))
+
+    def expit(z):
+        return 1 / (1 + np.exp(-z))
+
+    by_video: dict[str, list[int]] = {}
+    for i, s in enumerate(samples):
+        by_video.setdefault(s.video or s.path, []).append(i)
+    names = sorted(by_video)
+    y = np.array([samples[by_video[v][0]].y for v in names])
+    p = np.array([expit(np.mean(logit(np.clip(probs[by_video[v]], EPS, 1 - EPS)))) for v in names])
+    return y, p, names
+
+
+def plot_roc_and_reliability(y, p, out_dir, title: str) -> list[str]:
+    """ROC curve and reliability diagram PNGs; returns the written paths."""
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import roc_curve
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fpr, tpr, _ = roc_curve(y, p)
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.plot(fpr, tpr, label=f"AUC {binary_metrics(y, p)['auc']:.3f}")
+    ax.plot([0, 1], [0, 1], "--", color="grey", lw=0.8)
+    ax.set(xlabel="false-positive rate (REAL flagged)", ylabel="true-positive rate (FAKE caught)", title=title)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    roc = out_dir / "roc.png"
+    fig.savefig(roc, dpi=110)
+    plt.close(fig)
+
+    bins = np.linspace(0, 1, 11)
+    idx = np.minimum(np.digitize(p, bins) - 1, 9)
+    conf = [p[idx == b].mean() if (idx == b).any() else np.nan for b in range(10)]
+    acc = [y[idx == b].mean() if (idx == b).any() else np.nan for b in range(10)]
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.plot([0, 1], [0, 1], "--", color="grey", lw=0.8)
+    ax.plot(conf, acc, "o-")
+    ax.set(xlabel="predicted P(fake)", ylabel="observed fraction fake", title=f"reliability, ECE {expected_calibration_error(y, p):.3f}")
+    fig.tight_layout()
+    rel = out_dir / "reliability.png"
+    fig.savefig(rel, dpi=110)
+    plt.close(fig)
+    return [str(roc), str(rel)]
+
+
+def markdown_row(name: str, m: dict) -> str:
+    return (f"| {name} | {m['n']} ({m['n_fake']} fake) | {m['auc']:.4f} | {m['log_loss']:.4f} | {m['eer']:.4f} | "
+            f"{m['ap']:.4f} | {m['balanced_accuracy']:.4f} | {m['accuracy']:.4f} | {m['always_fake_accuracy']:.4f} | "
+            f"{m['ece']:.4f} |")
+
+
+MARKDOWN_HEADER = ("| data | n | AUC | log loss | EER | AP | balanced acc | acc @thr | always-FAKE acc | ECE |\n"
+                   "|---|---|---|---|---|---|---|---|---|---|")

@@ -1,0 +1,85 @@
+"""The command line: JSON fields, exit codes, and bad inputs that must yield one clear line, never a traceback."""
+
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import VIDEOS_SAMPLE, gradient_frames, needs, write_audio_only, write_video
+from deepfake_detection.cli import main
+
+
+def run_cli(*args):
+    proc = subprocess.run([sys.executable, "-m", "deepfake_detection.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+@pytest.fixture
+def bad_inputs(tmp_path):
+    full = write_video(tmp_path / "full.mp4", gradient_frames(30))
+    (tmp_path / "truncated.mp4").write_bytes(full.read_bytes()[:300])
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "notes.mp4").write_text("definitely not a video\n" * 40)
+    write_audio_only(tmp_path / "voice.m4a")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    return [tmp_path / n for n in ("truncated.mp4", "empty.mp4", "notes.mp4", "voice.m4a", "folder", "missing.mp4")]
+
+
+def test_bad_inputs_give_error_lines_and_exit_1(bad_inputs):
+    proc = run_cli("detect", "--json", "--quiet", *bad_inputs)
+    assert proc.returncode == 1
+    lines = [json.loads(x) for x in proc.stdout.splitlines()]
+    assert [x["path"] for x in lines] == [str(p) for p in bad_inputs]
+    for x in lines:
+        assert x["verdict"] == "ERROR" and x["probability"] is None
+        assert x["error"] and "\n" not in x["error"]
+
+
+def test_no_face_image_is_a_verdict_and_exit_0(tmp_path):
+    path = tmp_path / "sky.png"
+    cv2.imwrite(str(path), np.full((200, 300, 3), (235, 206, 135), np.uint8))
+    proc = run_cli("detect", "--json", path)
+    assert proc.returncode == 0
+    out = json.loads(proc.stdout)
+    assert out["verdict"] == "NO_FACE" and out["faces"] == []
+
+
+@needs(VIDEOS_SAMPLE)
+def test_json_fields_for_a_video(capsys):
+    path = VIDEOS_SAMPLE / "fake_abqwwspghj_s0.mp4"
+    assert main(["detect", "--json", "--frames", "6", str(path)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"path", "verdict", "probability", "faces", "model", "timings", "error", "threshold", "reason"} <= set(out)
+    assert out["verdict"] in ("REAL", "FAKE") and out["error"] is None
+    face = out["faces"][0]
+    assert {"track_id", "probability", "frames"} <= set(face)
+    assert {"index", "time", "box", "probability"} <= set(face["frames"][0])
+    assert len(face["frames"][0]["box"]) == 4
+
+
+@needs(VIDEOS_SAMPLE)
+def test_mixed_good_and_bad_inputs_keep_going(tmp_path, capsys):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00" * 100)
+    code = main(["detect", "--quiet", "--frames", "4", str(bad), str(VIDEOS_SAMPLE / "real_videoretalking_face1.mp4")])
+    text = capsys.readouterr().out
+    assert code == 1
+    assert "ERROR" in text and ("REAL" in text or "FAKE" in text)
+
+
+def test_models_json_lists_the_default():
+    proc = run_cli("models", "--json")
+    rows = json.loads(proc.stdout)
+    default = [r for r in rows if r["default"]]
+    assert default and default[0]["shipped_weights"] and default[0]["input_size"] == 128
+
+
+def test_unknown_model_is_a_clear_error(tmp_path):
+    proc = run_cli("detect", "--model", "no_such_model", tmp_path)
+    assert proc.returncode == 1 and "no_such_model" in proc.stderr
