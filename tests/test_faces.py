@@ -8,16 +8,20 @@ from deepfake_detection.media import read_frames
 
 
 def _det(x, y, s=40, score=0.9):
-    return Detection((x, y, x + s, y + s), score, ((0.0, 0.0),) * 5)
+    # Landmarks placed as on a frontal face: eyes at 35 % height, mouth at 75 %, centre 55 % down the box.
+    lm = ((x + 0.3 * s, y + 0.35 * s), (x + 0.7 * s, y + 0.35 * s), (x + 0.5 * s, y + 0.55 * s),
+          (x + 0.35 * s, y + 0.75 * s), (x + 0.65 * s, y + 0.75 * s))
+    return Detection((x, y, x + s, y + s), score, lm)
 
 
-def test_crop_is_square_around_box_centre_and_padded_at_edges():
+def test_crop_is_square_between_eyes_and_mouth_and_padded_at_edges():
     img = np.zeros((100, 200, 3), np.uint8)
-    img[40:60, 90:110] = 255  # a white square where the "face" is
-    crop = crop_face(img, (90, 40, 110, 60), size=32)
-    assert crop.shape == (32, 32, 3) and crop.mean() > 250  # box side = crop side at scale 1
-    assert crop_box((90, 40, 110, 50), 2.0) == (80, 25, 120, 65)  # side = 2 * max(w, h), same centre
-    corner = crop_face(img, (-10, -10, 10, 10), size=16)  # half outside the frame: edge-padded, not shifted
+    img[42:62, 90:110] = 255  # a white square where the middle of the face is
+    det = _det(80, 30, 40)  # eyes/mouth midpoint (100, 52)
+    assert crop_box(det, 0.5) == (90, 42, 110, 62)  # side = 0.5 * 40, centred on the midpoint
+    crop = crop_face(img, det, size=32, scale=0.5)
+    assert crop.shape == (32, 32, 3) and crop.mean() > 250
+    corner = crop_face(img, _det(-20, -20, 40), size=16)  # half outside the frame: edge-padded, not shifted
     assert corner.shape == (16, 16, 3)
 
 

@@ -27,9 +27,11 @@ class FaceConfig:
     min_confidence: float = 0.6  # YuNet score, 0..1
     min_face_px: int = 16  # shorter box side in original-frame pixels
     dark_luma: float = 70.0  # frames darker than this (mean Y, 0..255) get an enhanced retry
-    # Crop recipe, measured on the DFDC training crops: YuNet's box there is ~198x223 px of a 224 px crop,
-    # centred, so the training framing is a square of side max(w, h) around the box centre.
-    crop_scale: float = 1.0
+    # Crop recipe, measured with YuNet landmarks on 600 DFDC training crops: the eye-to-mouth distance is 0.438
+    # of the crop side (0.355 of max(box w, h) on full frames) and the crop is centred on the midpoint of eyes
+    # and mouth. So: a square of side 0.81 * max(w, h) around that midpoint. (Centring on the box with side
+    # max(w, h) showed visibly more hair and neck than the training crops.)
+    crop_scale: float = 0.81
     crop_size: int = 128
     match_iou: float = 0.25  # a detection continues a track when boxes overlap this much...
     match_dist: float = 0.6  # ...or its centre is within this fraction of the track's face size
@@ -95,20 +97,21 @@ def detect_faces(rgb: np.ndarray, cfg: FaceConfig = FaceConfig(), max_side: int 
     return sorted(dets, key=lambda d: -d.score)
 
 
-def crop_box(box: tuple[float, float, float, float], scale: float) -> tuple[int, int, int, int]:
-    """The square crop region (x1, y1, x2, y2) for a detection box: side max(w, h) * scale around its centre."""
-    x1, y1, x2, y2 = box
+def crop_box(det: Detection, scale: float) -> tuple[int, int, int, int]:
+    """The square crop region (x1, y1, x2, y2): side max(box w, h) * scale, centred between eyes and mouth."""
+    x1, y1, x2, y2 = det.box
     side = max(x2 - x1, y2 - y1) * scale
-    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    (rx, ry), (lx, ly), _, (mrx, mry), (mlx, mly) = det.landmarks
+    cx, cy = (rx + lx + mrx + mlx) / 4, (ry + ly + mry + mly) / 4
     left, top = int(round(cx - side / 2)), int(round(cy - side / 2))
     s = max(1, int(round(side)))
     return left, top, left + s, top + s
 
 
-def crop_face(rgb: np.ndarray, box, size: int = 128, scale: float = 1.0) -> np.ndarray:
+def crop_face(rgb: np.ndarray, det: Detection, size: int = 128, scale: float = FaceConfig.crop_scale) -> np.ndarray:
     """The one crop recipe for extraction, training and inference: square region, edge-padded, INTER_AREA resize."""
     h, w = rgb.shape[:2]
-    x1, y1, x2, y2 = crop_box(box, scale)
+    x1, y1, x2, y2 = crop_box(det, scale)
     pad = max(0, -x1, -y1, x2 - w, y2 - h)
     if pad:
         rgb = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
@@ -181,7 +184,7 @@ def track_faces(frames: Frames, cfg: FaceConfig = FaceConfig()) -> list[FaceTrac
     linked = [items for items in linked if len(items) >= need] or [max(linked, key=len)] if linked else []
     tracks = []
     for items in linked:
-        crops = [crop_face(frames.images[pos], d.box, cfg.crop_size, cfg.crop_scale) for pos, d in items]
+        crops = [crop_face(frames.images[pos], d, cfg.crop_size, cfg.crop_scale) for pos, d in items]
         tracks.append(FaceTrack(0, [p for p, _ in items], [d for _, d in items], crops))
     tracks.sort(key=lambda t: -t.mean_size * len(t.detections))
     tracks = tracks[: cfg.max_tracks]
