@@ -124,6 +124,21 @@ def _load_eval_samples(data: str):
     raise DeepfakeError(f"--data must be a manifest .csv, a folder with metadata.json, or a folder with REAL/ and FAKE/")
 
 
+def _cmd_extract_faces(args) -> int:
+    from tqdm import tqdm
+
+    from .train.datasets import grouped_split
+    from .train.extract import extract_faces
+
+    kind, samples = _load_eval_samples(args.source)
+    if args.split_seed is not None and not any(s.split for s in samples):
+        samples = grouped_split(samples, val=args.val, test=args.test, seed=args.split_seed)
+    bar = None if args.quiet else (lambda it: tqdm(it, desc="extract faces", unit="video", file=sys.stderr))
+    counts = extract_faces(samples, args.out, num_frames=args.frames, crop_size=args.crop_size, progress=bar)
+    print(", ".join(f"{k}: {v}" for k, v in counts.items()) + f"; manifest {args.out}/manifest.csv")
+    return 1 if counts["failed"] else 0
+
+
 def _cmd_evaluate(args) -> int:
     from pathlib import Path
 
@@ -227,6 +242,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=_cmd_evaluate)
+
+    s = sub.add_parser("extract-faces", help="cut face crops + landmarks from labelled videos with the detect stages",
+                       description="Runs the same media and faces stages as `detect` and writes crops, landmarks "
+                                   "and a manifest (label, group = source real video, track, frame time). "
+                                   "Resumable: videos already listed in OUT/done.txt are skipped.")
+    s.add_argument("source", help="folder with REAL/ and FAKE/, a DFDC metadata.json folder, or a manifest .csv of videos")
+    s.add_argument("--out", required=True, help="output folder")
+    s.add_argument("--frames", type=int, default=32, help="frames sampled per video (default: %(default)s)")
+    s.add_argument("--crop-size", type=int, default=224, help="saved crop side in px (default: %(default)s)")
+    s.add_argument("--split-seed", type=int, default=0, help="assign grouped train/val/test splits with this seed")
+    s.add_argument("--val", type=float, default=0.2, help="fraction of groups for validation (default: %(default)s)")
+    s.add_argument("--test", type=float, default=0.2, help="fraction of groups for test (default: %(default)s)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=_cmd_extract_faces)
 
     s = sub.add_parser("export", help="export a training run to ONNX with calibration and a model card")
     s.add_argument("run", help="run directory holding best.pt")

@@ -42,6 +42,7 @@ class TrainConfig:
     freeze_blocks: int = 2  # backbone blocks (after the stem) kept at their ImageNet weights
     seed: int = 0
     threads: int = 2
+    seq_len: int = 16  # sequence models: frames per face-track window
 
 
 def _cache_path(cfg: TrainConfig, samples, size: int, split: str) -> Path:
@@ -70,6 +71,10 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     run = Path(cfg.out)
     run.mkdir(parents=True, exist_ok=True)
     (run / "config.yaml").write_text(yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False))
+    if model_cfg(cfg.model).kind == "sequence":
+        from .sequence import train_sequence
+
+        return train_sequence(cfg, progress)
     size = cfg.input_size or model_cfg(cfg.model).input_size
 
     samples = read_manifest(cfg.data)

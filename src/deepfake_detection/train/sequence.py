@@ -1,0 +1,153 @@
+"""Sequence-model training: frozen CNN features per face frame, cached once; a GRU learns over face tracks.
+
+Input is an `extract-faces` manifest (several crops per video, with `video`, `track` and `time`). One sequence is
+one face track; its label and group are its video's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..evaluate import binary_metrics
+from ..models import create_model, model_cfg
+from .datasets import Sample, load_crops, read_manifest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Track:
+    key: str
+    rows: list[int]  # manifest row numbers in time order
+    y: int
+    group: str
+    split: str
+
+
+def tracks_from(samples: list[Sample]) -> list[Track]:
+    by: dict[tuple[str, int], list[int]] = {}
+    for i, s in enumerate(samples):
+        by.setdefault((s.video or s.path, s.track), []).append(i)
+    out = []
+    for (video, track), rows in sorted(by.items()):
+        rows.sort(key=lambda i: samples[i].time)
+        s = samples[rows[0]]
+        out.append(Track(f"{video}#{track}", rows, s.y, s.group, s.split))
+    return out
+
+
+def cached_features(samples: list[Sample], backbone: int, size: int, cache_dir: str, threads: int,
+                    progress=None) -> np.ndarray:
+    """Pooled ImageNet features [N, 1280] for every crop, computed once and kept in an .npy file."""
+    import torch
+
+    key = hashlib.sha1(("\n".join(s.path for s in samples) + f"|lite{backbone}|{size}").encode()).hexdigest()[:12]
+    cache = Path(cache_dir) / f"features_lite{backbone}_{size}_{key}.npy"
+    if cache.is_file():
+        return np.load(cache)
+    from ..models.families.sequence import feature_extractor
+
+    torch.set_num_threads(threads)
+    net = feature_extractor(backbone)
+    feats = []
+    chunks = range(0, len(samples), 64)
+    with torch.inference_mode():
+        for i in progress(chunks) if progress else chunks:
+            crops = load_crops(samples[i : i + 64], size)
+            feats.append(net(torch.from_numpy(np.array(crops))).numpy())
+    arr = np.concatenate(feats).astype(np.float32)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.save(cache, arr)
+    return arr
+
+
+def _windows(tracks: list[Track], feats: np.ndarray, seq_len: int, rng=None) -> np.ndarray:
+    """One [seq_len, F] window per track: a random contiguous window when training, the evenly spread frames
+    when evaluating; short tracks repeat their frames."""
+    out = np.empty((len(tracks), seq_len, feats.shape[1]), np.float32)
+    for k, t in enumerate(tracks):
+        n = len(t.rows)
+        if rng is not None and n > seq_len:
+            start = int(rng.integers(0, n - seq_len + 1))
+            idx = np.arange(start, start + seq_len)
+        else:
+            idx = np.linspace(0, n - 1, seq_len).round().astype(int)
+        out[k] = feats[np.asarray(t.rows)[idx]]
+    return out
+
+
+def predict_tracks(model, tracks, feats, seq_len: int) -> np.ndarray:
+    import torch
+
+    model.eval()
+    with torch.inference_mode():
+        return model(torch.from_numpy(_windows(tracks, feats, seq_len))).numpy()
+
+
+def train_sequence(cfg, progress: bool = True) -> Path:
+    """Train a registered sequence model on face tracks; `cfg` is a TrainConfig (seq_len, max_steps, ...)."""
+    import torch
+    from tqdm import tqdm
+
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    run = Path(cfg.out)
+    mcfg = model_cfg(cfg.model)
+    samples = read_manifest(cfg.data)
+    bar = (lambda it: tqdm(it, desc="features", unit="batch", leave=False)) if progress else None
+    feats = cached_features(samples, mcfg.extra["backbone"], cfg.input_size or mcfg.input_size, cfg.cache_dir,
+                            cfg.threads, bar)
+    tracks = tracks_from(samples)
+    train_t = [t for t in tracks if t.split == "train"]
+    val_t = [t for t in tracks if t.split == "val"]
+    if not train_t or not val_t:
+        raise ValueError(f"{cfg.data}: needs face tracks with split=train and split=val")
+    y_val = np.array([t.y for t in val_t])
+    model = create_model(cfg.model)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    step, best, stale = 0, math.inf, 0
+    last = run / "last.pt"
+    if last.is_file():
+        ck = torch.load(last, map_location="cpu", weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        step, best, stale = ck["step"], ck["best"], ck["stale"]
+    rng = np.random.default_rng([cfg.seed, step])
+    real = [t for t in train_t if t.y == 0]
+    fake = [t for t in train_t if t.y == 1]
+    half = cfg.batch_size // 2
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    t0 = time.time()
+    pbar = tqdm(total=cfg.max_steps, initial=step, desc=cfg.model, unit="step", disable=not progress)
+    while step < cfg.max_steps and stale < cfg.patience:
+        model.train()
+        batch = [real[i] for i in rng.integers(0, len(real), half)] + [fake[i] for i in rng.integers(0, len(fake), cfg.batch_size - half)]
+        x = torch.from_numpy(_windows(batch, feats, cfg.seq_len, rng))
+        y = torch.tensor([t.y for t in batch], dtype=torch.float32)
+        loss = loss_fn(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        pbar.update(1)
+        if step % cfg.eval_every == 0 or step == cfg.max_steps:
+            p = 1 / (1 + np.exp(-predict_tracks(model, val_t, feats, cfg.seq_len)))
+            m = binary_metrics(y_val, p) | {"step": step, "train_loss": loss.item(), "wall_s": time.time() - t0}
+            with (run / "metrics.jsonl").open("a") as f:
+                f.write(json.dumps(m) + "\n")
+            if m["log_loss"] < best:
+                best, stale = m["log_loss"], 0
+                torch.save({"model": model.state_dict(), "cfg": vars(cfg), "metrics": m}, run / "best.pt")
+            else:
+                stale += 1
+            torch.save(dict(model=model.state_dict(), opt=opt.state_dict(), step=step, best=best, stale=stale), last)
+    pbar.close()
+    return run
