@@ -139,6 +139,36 @@ def _cmd_extract_faces(args) -> int:
     return 1 if counts["failed"] else 0
 
 
+def _cmd_sbi_preview(args) -> int:
+    from pathlib import Path
+
+    import cv2
+    import numpy as np
+
+    from .faces import detect_faces
+    from .train.sbi import contact_sheet
+
+    paths = sorted(p for p in Path(args.images).iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp", ".bmp"})
+    images, landmarks = [], []
+    for p in paths:
+        bgr = cv2.imread(str(p))
+        if bgr is None:
+            continue
+        rgb = cv2.resize(bgr, (args.size, args.size), interpolation=cv2.INTER_AREA)[..., ::-1].copy()
+        found = detect_faces(rgb)
+        if found:
+            images.append(rgb)
+            landmarks.append(np.array(found[0].landmarks))
+        if len(images) == args.n:
+            break
+    if not images:
+        raise DeepfakeError(f"no face found in the images of {args.images}")
+    sheet = contact_sheet(images, landmarks, seed=args.seed)
+    cv2.imwrite(args.out, sheet[..., ::-1])
+    print(f"wrote {args.out}: rows are originals, masks, self-blended images, |difference| x4 ({len(images)} faces)")
+    return 0
+
+
 def _cmd_evaluate(args) -> int:
     from pathlib import Path
 
@@ -256,6 +286,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--test", type=float, default=0.2, help="fraction of groups for test (default: %(default)s)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=_cmd_extract_faces)
+
+    s = sub.add_parser("sbi-preview", help="contact sheet of self-blended pseudo-fakes made from real face crops")
+    s.add_argument("images", help="folder of REAL face crops (jpg/png)")
+    s.add_argument("--out", default="sbi_preview.png", help="PNG to write (default: %(default)s)")
+    s.add_argument("--n", type=int, default=8, help="number of faces (default: %(default)s)")
+    s.add_argument("--size", type=int, default=128, help="crop side in px (default: %(default)s)")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=_cmd_sbi_preview)
 
     s = sub.add_parser("export", help="export a training run to ONNX with calibration and a model card")
     s.add_argument("run", help="run directory holding best.pt")
