@@ -51,7 +51,7 @@ def load_config(cls: type[T], path: str | Path | None = None, **overrides) -> T:
     if unknown:
         raise ConfigError(f"unknown option(s) {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
     for name, value in values.items():
-        default = getattr(cls, name, None) if not isinstance(known[name].default, dataclasses._MISSING_TYPE) else None
+        default = known[name].default  # dataclasses.MISSING for required fields: no type check then
         if isinstance(default, bool) and not isinstance(value, bool):
             raise ConfigError(f"option {name} expects true/false, got {value!r}")
         if isinstance(default, (int, float)) and not isinstance(default, bool):
