@@ -83,3 +83,8 @@ def test_sequence_model_trains_one_step_on_cached_features(name, tiny_tracks, tm
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [m["step"] for m in lines] == [1, 2] and lines[-1]["n"] == 2
     assert len(list((tmp_path / "cache").glob("features_*.npy"))) == 1  # features computed once, then reused
+
+    from deepfake_detection.train.sequence import score_sequence_run
+
+    y, p = score_sequence_run(run, tiny_tracks, "val")
+    assert sorted(y.tolist()) == [0, 1] and ((p >= 0) & (p <= 1)).all()

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 
 from .errors import DeepfakeError
 
@@ -110,8 +111,6 @@ def _cmd_export(args) -> int:
 
 
 def _load_eval_samples(data: str):
-    from pathlib import Path
-
     from .train.datasets import load_dfdc_videos, load_real_fake_folder, read_manifest
 
     p = Path(data)
@@ -140,8 +139,6 @@ def _cmd_extract_faces(args) -> int:
 
 
 def _cmd_sbi_preview(args) -> int:
-    from pathlib import Path
-
     import cv2
     import numpy as np
 
@@ -169,9 +166,25 @@ def _cmd_sbi_preview(args) -> int:
     return 0
 
 
-def _cmd_evaluate(args) -> int:
-    from pathlib import Path
+def _evaluate_sequence_run(args) -> int:
+    """Sequence models (CNN features + GRU) are scored from their run directory on a face-track manifest."""
+    from . import evaluate as ev
+    from .train.sequence import score_sequence_run
 
+    y, p = score_sequence_run(args.model, args.data, args.split)
+    if len(y) == 0:
+        raise DeepfakeError(f"no face tracks in {args.data}" + (f" with split={args.split}" if args.split else ""))
+    threshold = 0.5 if args.threshold is None else args.threshold
+    result = {"model": args.model, "data": args.data, "split": args.split or "all", "threshold": threshold,
+              "video": ev.binary_metrics(y, p, threshold)}
+    if args.out:
+        result["plots"] = ev.plot_roc_and_reliability(y, p, args.out, f"{args.model} on {args.data}")
+        (Path(args.out) / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result) if args.json else ev.MARKDOWN_HEADER + "\n" + ev.markdown_row(f"video ({result['split']})", result["video"]))
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
     import numpy as np
     from tqdm import tqdm
 
@@ -179,6 +192,8 @@ def _cmd_evaluate(args) -> int:
     from .models.serving import load_scorer
     from .pipeline import Detector
 
+    if args.model and (Path(args.model) / "best.pt").is_file():
+        return _evaluate_sequence_run(args)
     scorer = load_scorer(args.model)
     threshold = scorer.threshold if args.threshold is None else args.threshold
     kind, samples = _load_eval_samples(args.data)

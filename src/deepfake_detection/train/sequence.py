@@ -151,3 +151,36 @@ def train_sequence(cfg, progress: bool = True) -> Path:
             torch.save(dict(model=model.state_dict(), opt=opt.state_dict(), step=step, best=best, stale=stale), last)
     pbar.close()
     return run
+
+
+def score_sequence_run(run: str | Path, manifest: str | Path, split: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, P(FAKE)) per video for a trained sequence run: Platt-calibrated on the run's validation tracks,
+    the most suspicious track deciding, as in the detect pipeline."""
+    import torch
+
+    from .export import fit_platt
+    from .trainer import TrainConfig
+
+    ck = torch.load(Path(run) / "best.pt", map_location="cpu", weights_only=False)
+    cfg = TrainConfig(**ck["cfg"])
+    mcfg = model_cfg(cfg.model)
+    model = create_model(cfg.model)
+    model.load_state_dict(ck["model"])
+    size = cfg.input_size or mcfg.input_size
+
+    def tracks_and_feats(path):
+        samples = read_manifest(path)
+        return tracks_from(samples), cached_features(samples, mcfg.extra["backbone"], size, cfg.cache_dir, cfg.threads)
+
+    val_tracks, val_feats = tracks_and_feats(cfg.data)
+    val_tracks = [t for t in val_tracks if t.split == "val"]
+    calib = fit_platt(predict_tracks(model, val_tracks, val_feats, cfg.seq_len), np.array([t.y for t in val_tracks]))
+    tracks, feats = tracks_and_feats(manifest)
+    tracks = [t for t in tracks if split is None or t.split == split]
+    p = 1 / (1 + np.exp(-(calib["a"] * predict_tracks(model, tracks, feats, cfg.seq_len) + calib["b"])))
+    by_video: dict[str, tuple[int, float]] = {}
+    for t, pt in zip(tracks, p):
+        video = t.key.rsplit("#", 1)[0]
+        by_video[video] = (t.y, max(pt, by_video.get(video, (0, 0.0))[1]))
+    y, pv = zip(*by_video.values()) if by_video else ((), ())
+    return np.array(y), np.array(pv)
