@@ -138,6 +138,16 @@ def _cmd_extract_faces(args) -> int:
     return 1 if counts["failed"] else 0
 
 
+def _cmd_train_dynamics(args) -> int:
+    from .train.dynamics import fit_from_manifest
+
+    report = fit_from_manifest(args.data, args.out)
+    print(json.dumps(report, default=float) if args.json else
+          "\n".join(f"{k}: AUC {v['auc']:.4f}, log loss {v['log_loss']:.4f}, n {v['n']}"
+                    for k, v in report.items() if isinstance(v, dict)) + f"\nwrote {args.out}")
+    return 0
+
+
 def _cmd_sbi_preview(args) -> int:
     import cv2
     import numpy as np
@@ -301,6 +311,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--test", type=float, default=0.2, help="fraction of groups for test (default: %(default)s)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=_cmd_extract_faces)
+
+    s = sub.add_parser("train-dynamics", help="fit the landmark-dynamics model on face tracks from extract-faces")
+    s.add_argument("--data", required=True, help="extract-faces manifest.csv (with box and landmarks columns)")
+    s.add_argument("--out", default="runs/landmark_dynamics.json", help="model JSON to write (default: %(default)s)")
+    s.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    s.set_defaults(func=_cmd_train_dynamics)
 
     s = sub.add_parser("sbi-preview", help="contact sheet of self-blended pseudo-fakes made from real face crops")
     s.add_argument("images", help="folder of REAL face crops (jpg/png)")
