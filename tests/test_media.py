@@ -48,12 +48,16 @@ def test_rotation_metadata_makes_frames_upright(tmp_path):
     assert upright[:50].mean() > 250 and upright[50:].mean() < 5
 
 
-def test_image_is_one_frame(tmp_path):
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".webp", ".bmp"])
+def test_image_is_one_frame(tmp_path, suffix):
     import cv2
 
-    cv2.imwrite(str(tmp_path / "a.png"), np.full((40, 30, 3), 128, np.uint8))
-    frames = read_frames(tmp_path / "a.png")
+    bgr = np.zeros((40, 30, 3), np.uint8)
+    bgr[..., 2] = 200  # red in BGR
+    cv2.imwrite(str(tmp_path / f"a{suffix}"), bgr)
+    frames = read_frames(tmp_path / f"a{suffix}")
     assert frames.is_image and len(frames.images) == 1 and frames.images[0].shape == (40, 30, 3)
+    assert frames.images[0][..., 0].mean() > 150 and frames.images[0][..., 2].mean() < 50  # RGB order
 
 
 @pytest.mark.parametrize(
