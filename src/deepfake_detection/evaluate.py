@@ -104,6 +104,7 @@ def plot_roc_and_reliability(y, p, out_dir, title: str) -> list[str]:
     import matplotlib.pyplot as plt
     from sklearn.metrics import roc_curve
 
+    y, p = np.asarray(y, int), np.asarray(p, float)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     fpr, tpr, _ = roc_curve(y, p)

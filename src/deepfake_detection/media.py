@@ -144,7 +144,7 @@ def _rgb(frame) -> tuple[np.ndarray, int]:
 def _decode_sample(container, stream, total: int, n: int):
     wanted = _targets(total, n)
     want, last = set(wanted), wanted[-1]
-    picked, corrupt = [], 0
+    picked = []
     try:
         for i, frame in enumerate(container.decode(stream)):
             if i in want:
@@ -156,7 +156,6 @@ def _decode_sample(container, stream, total: int, n: int):
         # A truncated file still yields the frames before the damage; keep them if there are any.
         if not picked:
             raise
-        corrupt += 1
         log.warning("decoding stopped early: %s", _reason(e))
     return picked
 

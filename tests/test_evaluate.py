@@ -1,0 +1,117 @@
+"""Evaluation metrics against values worked out by hand: every reported AUC, EER and threshold depends on them."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deepfake_detection.evaluate import (
+    binary_metrics,
+    equal_error_rate,
+    expected_calibration_error,
+    plot_roc_and_reliability,
+    tpr_at_fpr,
+    video_scores,
+)
+from deepfake_detection.train.datasets import Sample
+
+
+def test_binary_metrics_hand_example() -> None:
+    """Pairs (fake > real): 0.35>0.1, 0.8>0.1, 0.8>0.4, but 0.35<0.4 -> AUC 3/4."""
+    y, p = [0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]
+    m = binary_metrics(y, p)
+    assert m["n"] == 4 and m["n_fake"] == 2
+    assert m["auc"] == pytest.approx(0.75)
+    assert m["log_loss"] == pytest.approx(-(math.log(0.9) + math.log(0.6) + math.log(0.35) + math.log(0.8)) / 4)
+    assert m["accuracy"] == pytest.approx(0.75)  # predictions 0,0,0,1
+    assert m["balanced_accuracy"] == pytest.approx(0.75)  # (TNR 1 + TPR 1/2) / 2
+    assert m["always_fake_accuracy"] == pytest.approx(0.5)
+    assert m["eer"] == pytest.approx(0.5)  # at threshold 0.4: FPR 1/2 = FNR 1/2
+    assert m["ap"] == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)  # ranked: F R F R
+    assert m["ece"] == pytest.approx((0.1 + 0.4 + 0.65 + 0.2) / 4)  # one sample in each of four bins
+    assert m["threshold"] == 0.5
+
+
+def test_binary_metrics_threshold_and_imbalance() -> None:
+    """Balanced accuracy must differ from accuracy on imbalanced data, and the threshold must be honoured."""
+    y, p = [0, 0, 0, 1], [0.2, 0.6, 0.1, 0.9]
+    m = binary_metrics(y, p, threshold=0.5)  # predictions 0,1,0,1
+    assert m["accuracy"] == pytest.approx(0.75)
+    assert m["balanced_accuracy"] == pytest.approx((2 / 3 + 1) / 2)
+    assert m["always_fake_accuracy"] == pytest.approx(0.25)
+    assert m["auc"] == pytest.approx(1.0) and m["eer"] == pytest.approx(0.0)
+    strict = binary_metrics(y, p, threshold=0.7)  # predictions 0,0,0,1
+    assert strict["accuracy"] == pytest.approx(1.0) and strict["balanced_accuracy"] == pytest.approx(1.0)
+
+
+def test_binary_metrics_clips_and_handles_one_class() -> None:
+    """A confident wrong 0.0 must cost -log(1e-6), not infinity; one class gives NaN AUC instead of crashing."""
+    m = binary_metrics([1, 0], [0.0, 0.0])
+    assert m["log_loss"] == pytest.approx(-(math.log(1e-6) + math.log(1 - 1e-6)) / 2)
+    one = binary_metrics([0, 0, 0], [0.1, 0.2, 0.7])
+    assert math.isnan(one["auc"]) and math.isnan(one["eer"]) and math.isnan(one["balanced_accuracy"])
+    assert one["accuracy"] == pytest.approx(2 / 3) and one["always_fake_accuracy"] == 0.0
+
+
+def test_ece_hand_examples() -> None:
+    y80 = np.array([1] * 8 + [0] * 2)
+    assert expected_calibration_error(y80, np.full(10, 0.8)) == pytest.approx(0.0, abs=1e-12)
+    y50 = np.array([1] * 5 + [0] * 5)
+    assert expected_calibration_error(y50, np.full(10, 0.9)) == pytest.approx(0.4)
+    # two bins, half each: |0 - 0.2| and |1 - 0.7| -> 0.5 * 0.2 + 0.5 * 0.3
+    assert expected_calibration_error([0, 0, 1, 1], [0.2, 0.2, 0.7, 0.7]) == pytest.approx(0.25)
+    assert expected_calibration_error([1], [1.0]) == pytest.approx(0.0)  # p = 1 falls in the last bin
+
+
+def test_equal_error_rate_extremes() -> None:
+    assert equal_error_rate([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9]) == pytest.approx(0.0)
+    assert equal_error_rate([0, 0, 1, 1], [0.9, 0.8, 0.2, 0.1]) == pytest.approx(1.0)
+
+
+def test_tpr_at_fpr_respects_the_budget() -> None:
+    """With 20 REALs and a 5 % budget at most one REAL may score at or above the operating threshold."""
+    reals = np.array([i / 20 for i in range(20)])  # 0.00 .. 0.95
+    np.random.default_rng(0).shuffle(reals)
+    fakes = np.array([0.3, 0.92, 0.95, 0.97, 0.99])
+    y = np.r_[np.zeros(20, int), np.ones(5, int)]
+    p = np.r_[reals, fakes]
+    tpr, thr = tpr_at_fpr(y, p, 0.05)
+    assert (reals >= thr).sum() == 1
+    assert 0.9 < thr < 0.92
+    assert tpr == pytest.approx(4 / 5)  # 0.92, 0.95, 0.97, 0.99
+    tpr0, thr0 = tpr_at_fpr(y, p, 0.0)
+    assert (reals >= thr0).sum() == 0 and 0.95 < thr0 < 0.97
+    assert tpr0 == pytest.approx(2 / 5)  # a FAKE tied with the top REAL (0.95) is not caught
+    nan_tpr, default_thr = tpr_at_fpr(np.ones(3, int), np.array([0.1, 0.5, 0.9]), 0.05)
+    assert math.isnan(nan_tpr) and default_thr == 0.5
+
+
+def test_video_scores_mean_logit_per_video() -> None:
+    """Crops of one video vote in logit space: 0.9 and 0.1 cancel to 0.5; 0.8 and 0.5 give expit(ln 4 / 2) = 2/3."""
+    samples = [
+        Sample("v1_a.jpg", "FAKE", "g1", video="v1"),
+        Sample("v2_a.jpg", "REAL", "g2", video="v2"),
+        Sample("v1_b.jpg", "FAKE", "g1", video="v1"),
+        Sample("v2_b.jpg", "REAL", "g2", video="v2"),
+        Sample("v3_a.jpg", "FAKE", "g3", video="v3"),
+        Sample("v3_b.jpg", "FAKE", "g3", video="v3"),
+        Sample("lone.jpg", "REAL", "g4"),  # no video: keyed by its path
+    ]
+    probs = np.array([0.9, 0.5, 0.1, 0.5, 0.8, 0.5, 0.3])
+    y, p, names = video_scores(samples, probs)
+    assert names == ["lone.jpg", "v1", "v2", "v3"]
+    assert y.tolist() == [0, 1, 0, 1]
+    assert p == pytest.approx([0.3, 0.5, 0.5, 2 / 3])
+
+
+def test_plots_are_written(tmp_path: Path) -> None:
+    y = np.array([0, 0, 0, 1, 1, 1, 0, 1])
+    p = np.array([0.1, 0.3, 0.55, 0.45, 0.8, 0.95, 0.2, 0.7])
+    paths = plot_roc_and_reliability(y, p, tmp_path / "plots", "test")
+    assert [Path(x).name for x in paths] == ["roc.png", "reliability.png"]
+    for x in paths:
+        data = Path(x).read_bytes()
+        assert len(data) > 1000 and data[:8] == b"\x89PNG\r\n\x1a\n"
