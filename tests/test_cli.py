@@ -83,3 +83,25 @@ def test_models_json_lists_the_default():
 def test_unknown_model_is_a_clear_error(tmp_path):
     proc = run_cli("detect", "--model", "no_such_model", tmp_path)
     assert proc.returncode == 1 and "no_such_model" in proc.stderr
+
+
+def test_unexpected_failure_costs_one_input_not_the_batch(tmp_path, monkeypatch, capsys):
+    from deepfake_detection import pipeline
+
+    calls = []
+
+    def flaky(self, path):
+        calls.append(path)
+        raise ValueError("decoder surprise\nsecond line")
+
+    monkeypatch.setattr(pipeline.Detector, "detect", flaky)
+    code = main(["detect", "--json", "--quiet", str(tmp_path / "a.mp4"), str(tmp_path / "b.mp4")])
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert code == 1 and len(calls) == 2
+    assert [x["verdict"] for x in lines] == ["ERROR", "ERROR"]
+    assert lines[0]["error"] == "internal error: ValueError: decoder surprise"
+
+
+def test_bad_option_values_are_usage_errors():
+    proc = run_cli("detect", "--threshold", "1.5", "x.mp4")
+    assert proc.returncode == 2 and "between 0 and 1" in proc.stderr

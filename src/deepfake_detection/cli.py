@@ -40,20 +40,35 @@ def _cmd_detect(args) -> int:
 
     scorer = load_scorer(args.model)
     detector = Detector(scorer, num_frames=args.frames, threshold=args.threshold)
+    threshold = scorer.threshold if args.threshold is None else args.threshold
     failed = 0
     bar = tqdm(args.paths, desc="detect", unit="file", disable=len(args.paths) < 2 or args.quiet, file=sys.stderr)
     for path in bar:
         try:
             report = detector.detect(path)
         except DeepfakeError as e:
-            report = Report.failed(str(path), str(e), model=scorer.name, threshold=detector.threshold or scorer.threshold)
+            report = Report.failed(str(path), str(e), model=scorer.name, threshold=threshold)
+        except Exception as e:  # a bug or a decoder surprise must cost this input only, never the batch
+            logging.getLogger(__name__).debug("internal error on %s", path, exc_info=True)
+            report = Report.failed(str(path), f"internal error: {type(e).__name__}: {e}".splitlines()[0],
+                                   model=scorer.name, threshold=threshold)
         failed += report.verdict == "ERROR"
-        if args.json:
-            bar.write(report.to_json()) if len(args.paths) > 1 else print(report.to_json(), flush=True)
-        else:
-            text = _human(report)
-            bar.write(text) if len(args.paths) > 1 else print(text, flush=True)
+        bar.write(report.to_json() if args.json else _human(report))  # tqdm.write: stdout, bar kept intact
     return 1 if failed else 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
 
 
 def _human(r) -> str:
@@ -275,9 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "input got a verdict, 1 when any failed.")
     s.add_argument("paths", nargs="+", metavar="PATH", help="video (mp4, mov, avi, mkv, webm...) or image files")
     s.add_argument("--json", action="store_true", help="one JSON object per input per line on stdout")
-    s.add_argument("--frames", type=int, default=32, help="frames sampled evenly per video (default: %(default)s)")
+    s.add_argument("--frames", type=_positive_int, default=32, help="frames sampled evenly per video (default: %(default)s)")
     s.add_argument("--model", help="shipped model name or path to an exported .onnx (default: the shipped default)")
-    s.add_argument("--threshold", type=float, help="P(fake) at or above which a face is FAKE (default: model card)")
+    s.add_argument("--threshold", type=_probability, help="P(fake) at or above which a face is FAKE (default: model card)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=_cmd_detect)
 
