@@ -30,3 +30,24 @@ def test_train_resume_and_export_agree(tiny_crops, tmp_path):
     scorer = load_scorer(str(tmp_path / "m.onnx"))
     out = scorer.logits(np.zeros((3, 64, 64, 3), np.uint8))
     assert out.shape == (3,) and np.isfinite(out).all()
+
+
+def test_sbi_training_needs_faces_and_runs_on_real_crops(tiny_crops, tmp_path):
+    """SBI mode replaces FAKE slots with self-blended REAL crops; without detectable faces it says so."""
+    from conftest import FACES_SAMPLE
+
+    from deepfake_detection.errors import DeepfakeError
+
+    cfg = load_config(TrainConfig, None, data=str(tiny_crops), out=str(tmp_path / "run"), cache_dir=str(tmp_path / "c"),
+                      input_size=64, batch_size=4, max_steps=1, eval_every=1, sbi=1.0, pretrained=False)
+    with pytest.raises(DeepfakeError, match="SBI needs"):
+        train(cfg, progress=False)
+    if not FACES_SAMPLE.is_dir():
+        pytest.skip("shared face sample absent")
+    rows = ["path,label,group,split"] + [
+        f"{p},{'REAL' if i % 2 == 0 else 'FAKE'},g{i},{'train' if i < 12 else 'val'}"
+        for i, p in enumerate(sorted(FACES_SAMPLE.glob("*.jpg"))[:16])]
+    (tmp_path / "faces.csv").write_text("\n".join(rows) + "\n")
+    cfg.data, cfg.out, cfg.input_size = str(tmp_path / "faces.csv"), str(tmp_path / "run2"), 128
+    run = train(cfg, progress=False)
+    assert (run / "best.pt").is_file()

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from ..errors import DeepfakeError
 from ..evaluate import binary_metrics
 from ..models import create_model, model_cfg
 from .augment import augment_batch
@@ -43,11 +44,41 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2
     seq_len: int = 16  # sequence models: frames per face-track window
+    sbi: float = 0.0  # share of each batch's FAKE half made of self-blended REAL crops (1.0: SBI only)
+    init_from: str = ""  # optional best.pt/last.pt whose weights start this run (e.g. fine-tune with SBI)
 
 
 def _cache_path(cfg: TrainConfig, samples, size: int, split: str) -> Path:
     key = hashlib.sha1("\n".join(s.path for s in samples).encode()).hexdigest()[:12]
     return Path(cfg.cache_dir) / f"{split}_{size}_{key}.npy"
+
+
+def crop_landmarks(images: np.ndarray, indices: np.ndarray, cache: Path) -> np.ndarray:
+    """YuNet's five landmarks for the given crops ([N, 5, 2], NaN where no face is found), memoised."""
+    if cache.is_file():
+        return np.load(cache)
+    from ..faces import detect_faces
+
+    out = np.full((len(images), 5, 2), np.nan, np.float32)
+    for i in indices:
+        found = detect_faces(np.asarray(images[i]))
+        if found:
+            out[i] = np.array(found[0].landmarks, np.float32)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.save(cache, out)
+    return out
+
+
+def _with_self_blends(xb, yb, x_train, landmarks, sbi_idx, share: float, rng):
+    """Replace `share` of the batch's FAKE crops by self-blended REAL crops (labelled FAKE)."""
+    from .sbi import self_blend
+
+    xb = np.array(xb)
+    fakes = np.flatnonzero(yb == 1)
+    swap = fakes[rng.random(len(fakes)) < share]
+    for slot, src in zip(swap, rng.choice(sbi_idx, len(swap))):
+        xb[slot], _ = self_blend(np.asarray(x_train[src]), landmarks[src], rng)
+    return xb, yb
 
 
 def predict_logits(model, images: np.ndarray, batch_size: int = 128) -> np.ndarray:
@@ -90,6 +121,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     log.info("train %d (%d fake), val %d (%d fake)", len(y_train), y_train.sum(), len(y_val), y_val.sum())
 
     model = create_model(cfg.model, pretrained=cfg.pretrained, freeze_blocks=cfg.freeze_blocks).to(memory_format=torch.channels_last)
+    if cfg.init_from:
+        model.load_state_dict(torch.load(cfg.init_from, map_location="cpu", weights_only=False)["model"])
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     def lr_at(step: int) -> float:
@@ -110,6 +143,12 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         log.info("resumed %s at step %d (best val log loss %.4f)", run, step, best)
 
     real_idx, fake_idx = np.flatnonzero(y_train == 0), np.flatnonzero(y_train == 1)
+    if cfg.sbi > 0:
+        landmarks = crop_landmarks(x_train, real_idx, _cache_path(cfg, train_s, size, "landmarks"))
+        sbi_idx = real_idx[np.isfinite(landmarks[real_idx, 0, 0])]
+        if len(sbi_idx) == 0:
+            raise DeepfakeError("SBI needs REAL training crops with a detectable face; none was found")
+        log.info("SBI: %d of %d REAL crops have landmarks", len(sbi_idx), len(real_idx))
     half = cfg.batch_size // 2
     loss_fn = torch.nn.BCEWithLogitsLoss()
     pbar = tqdm(total=cfg.max_steps, initial=step, desc=cfg.model, unit="step", disable=not progress)
@@ -121,6 +160,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         idx = np.concatenate([rng.choice(real_idx, half), rng.choice(fake_idx, cfg.batch_size - half)])
         xb = x_train[np.sort(idx)]
         yb = y_train[np.sort(idx)]
+        if cfg.sbi > 0:
+            xb, yb = _with_self_blends(xb, yb, x_train, landmarks, sbi_idx, cfg.sbi, rng)
         if cfg.augment:
             xb = augment_batch(xb, rng)
         for g in opt.param_groups:
