@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DeepfakeError
 from ..evaluate import binary_metrics
 from ..models import create_model, model_cfg
 from .datasets import Sample, load_crops, read_manifest
@@ -109,7 +110,7 @@ def train_sequence(cfg, progress: bool = True) -> Path:
     train_t = [t for t in tracks if t.split == "train"]
     val_t = [t for t in tracks if t.split == "val"]
     if not train_t or not val_t:
-        raise ValueError(f"{cfg.data}: needs face tracks with split=train and split=val")
+        raise DeepfakeError(f"{cfg.data}: needs face tracks with split=train and split=val")
     y_val = np.array([t.y for t in val_t])
     model = create_model(cfg.model)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

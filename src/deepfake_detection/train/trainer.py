@@ -112,7 +112,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     train_s = [s for s in samples if s.split == "train"]
     val_s = [s for s in samples if s.split == "val"]
     if not train_s or not val_s:
-        raise ValueError(f"{cfg.data}: needs rows with split=train and split=val")
+        raise DeepfakeError(f"{cfg.data}: needs rows with split=train and split=val")
     bar = (lambda it: tqdm(it, desc="decode crops", unit="img", leave=False)) if progress else None
     x_train = load_crops(train_s, size, _cache_path(cfg, train_s, size, "train"), bar)
     x_val = load_crops(val_s, size, _cache_path(cfg, val_s, size, "val"), bar)
