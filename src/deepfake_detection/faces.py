@@ -181,7 +181,11 @@ def track_faces(frames: Frames, cfg: FaceConfig = FaceConfig()) -> list[FaceTrac
         per_frame = [detect_faces(img, cfg, max_side=cfg.retry_max_side) for img in frames.images]
     linked = link_tracks(per_frame, cfg)
     need = max(1, math.ceil(cfg.min_track_fraction * len(frames.images)))
-    linked = [items for items in linked if len(items) >= need] or [max(linked, key=len)] if linked else []
+    # Flukes seen in few frames are dropped, unless nothing else was seen: then the longest track stays.
+    kept = [items for items in linked if len(items) >= need]
+    if not kept and linked:
+        kept = [max(linked, key=len)]
+    linked = kept
     tracks = []
     for items in linked:
         crops = [crop_face(frames.images[pos], d, cfg.crop_size, cfg.crop_scale) for pos, d in items]

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..evaluate import binary_metrics, tpr_at_fpr
 from ..models import model_cfg
+from ..models.serving import Calibration
 from .datasets import load_crops, read_manifest
 from .trainer import TrainConfig, _cache_path, predict_logits
 
@@ -56,7 +57,7 @@ def export_run(run: str | Path, out: str | Path, name: str | None = None, tolera
     torch.set_num_threads(cfg.threads)
     val_logits = predict_logits(model, x_val)
     calib = fit_platt(val_logits, y_val)
-    p_val = 1 / (1 + np.exp(-(calib["a"] * val_logits + calib["b"])))
+    p_val = Calibration(**calib)(val_logits)
     _, threshold = tpr_at_fpr(y_val, p_val, TARGET_FPR)
     threshold = max(0.5, threshold)
 

@@ -159,6 +159,7 @@ def score_sequence_run(run: str | Path, manifest: str | Path, split: str | None)
     the most suspicious track deciding, as in the detect pipeline."""
     import torch
 
+    from ..models.serving import Calibration
     from .export import fit_platt
     from .trainer import TrainConfig
 
@@ -178,7 +179,7 @@ def score_sequence_run(run: str | Path, manifest: str | Path, split: str | None)
     calib = fit_platt(predict_tracks(model, val_tracks, val_feats, cfg.seq_len), np.array([t.y for t in val_tracks]))
     tracks, feats = tracks_and_feats(manifest)
     tracks = [t for t in tracks if split is None or t.split == split]
-    p = 1 / (1 + np.exp(-(calib["a"] * predict_tracks(model, tracks, feats, cfg.seq_len) + calib["b"])))
+    p = Calibration(**calib)(predict_tracks(model, tracks, feats, cfg.seq_len))
     by_video: dict[str, tuple[int, float]] = {}
     for t, pt in zip(tracks, p):
         video = t.key.rsplit("#", 1)[0]
