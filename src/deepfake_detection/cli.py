@@ -39,7 +39,7 @@ def _cmd_detect(args) -> int:
     from .report import Report
 
     scorer = load_scorer(args.model)
-    detector = Detector(scorer, num_frames=args.frames, threshold=args.threshold)
+    detector = Detector(scorer, num_frames=args.frames, threshold=args.threshold, explain=bool(args.explain))
     threshold = scorer.threshold if args.threshold is None else args.threshold
     failed = 0
     bar = tqdm(args.paths, desc="detect", unit="file", disable=len(args.paths) < 2 or args.quiet, file=sys.stderr)
@@ -53,8 +53,41 @@ def _cmd_detect(args) -> int:
             report = Report.failed(str(path), f"internal error: {type(e).__name__}: {e}".splitlines()[0],
                                    model=scorer.name, threshold=threshold)
         failed += report.verdict == "ERROR"
+        if args.explain and report.faces:
+            saved = _save_explanations(report, Path(args.explain))
+            if not args.json:
+                bar.write("\n".join(f"  saved    {p}" for p in saved))
         bar.write(report.to_json() if args.json else _human(report))  # tqdm.write: stdout, bar kept intact
     return 1 if failed else 0
+
+
+def _save_explanations(report, out: Path) -> list[Path]:
+    """Write each face's pictures (frame with box, crop, crop under heatmap) as JPEG files named after the input."""
+    import base64
+
+    out.mkdir(parents=True, exist_ok=True)
+    stem, saved = Path(report.path).stem, []
+    for f in report.faces:
+        e = f.explanation
+        for kind, data in (("frame", e.frame_jpeg), ("face", e.face_jpeg), ("heatmap", e.heatmap_jpeg)):
+            path = out / f"{stem}_face{f.track_id}_{kind}.jpg"
+            path.write_bytes(base64.b64decode(data))
+            saved.append(path)
+    return saved
+
+
+def _cmd_serve(args) -> int:
+    import uvicorn
+
+    from .server import Settings, create_app
+
+    settings = Settings.from_env(host=args.host, port=args.port, workers=args.workers,
+                                 data_dir=Path(args.data_dir) if args.data_dir else None,
+                                 max_upload_mb=args.max_upload_mb, model=args.model)
+    print(f"deepfake-detect serving on http://{settings.host}:{settings.port}/  (API docs: /docs, data: "
+          f"{settings.data_dir.resolve()})", file=sys.stderr)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info" if args.verbose else "warning")
+    return 0
 
 
 def _positive_int(text: str) -> int:
@@ -81,11 +114,12 @@ def _human(r) -> str:
                  f"{r.timings.get('total', 0):.2f} s")
     lines.append(f"  reason   {r.reason}")
     if r.faces:
-        lines.append("  face  P(fake)  frames  first-last s   box (first frame)")
+        lines.append("  face  P(fake)  frames  seen s        over threshold s  box (first frame)")
         for f in r.faces:
             x1, y1, x2, y2 = f.frames[0].box
+            over = "-" if f.span is None else f"{f.span[0]:.1f}-{f.span[1]:.1f}"
             lines.append(f"  {f.track_id:4d}  {f.probability:7.3f}  {len(f.frames):6d}  "
-                         f"{f.frames[0].time:5.1f}-{f.frames[-1].time:<5.1f}  "
+                         f"{f.frames[0].time:5.1f}-{f.frames[-1].time:<5.1f}  {over:16s}  "
                          f"[{x1:.0f},{y1:.0f},{x2:.0f},{y2:.0f}]")
     for w in r.warnings:
         lines.append(f"  warning  {w}")
@@ -293,8 +327,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--frames", type=_positive_int, default=32, help="frames sampled evenly per video (default: %(default)s)")
     s.add_argument("--model", help="shipped model name or path to an exported .onnx (default: the shipped default)")
     s.add_argument("--threshold", type=_probability, help="P(fake) at or above which a face is FAKE (default: model card)")
+    s.add_argument("--explain", metavar="DIR", help="also explain each face: occlusion heatmap of its most suspicious "
+                                                    "frame; JPEGs (frame with box, crop, heatmap) written to DIR and "
+                                                    "the explanation added to the JSON")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=_cmd_detect)
+
+    s = sub.add_parser("serve", help="web page + REST API: upload a video, get the verdict, timeline and heatmap",
+                       description="Start the upload-warning service (FastAPI under uvicorn): the page at /, the "
+                                   "REST API under /api/v1 (OpenAPI at /docs), /healthz. Every option can also be "
+                                   "set as an environment variable: DEEPFAKE_HOST, DEEPFAKE_PORT, DEEPFAKE_WORKERS, "
+                                   "DEEPFAKE_DATA_DIR, DEEPFAKE_MAX_UPLOAD_MB, DEEPFAKE_MODEL, DEEPFAKE_QUEUE_SIZE, "
+                                   "DEEPFAKE_SCAN_TIMEOUT_S, DEEPFAKE_NUM_FRAMES, DEEPFAKE_KEEP_UPLOADS.")
+    s.add_argument("--host", help="interface to listen on (default: 127.0.0.1)")
+    s.add_argument("--port", type=int, help="port (default: 8000)")
+    s.add_argument("--workers", type=_positive_int, help="scans run at once, one process each (default: 1)")
+    s.add_argument("--data-dir", help="SQLite database and pending uploads (default: ./deepfake-data)")
+    s.add_argument("--max-upload-mb", type=float, help="largest accepted upload in MB (default: 200)")
+    s.add_argument("--model", help="shipped model name or exported .onnx path (default: the shipped default)")
+    s.set_defaults(func=_cmd_serve)
 
     s = sub.add_parser("models", help="list registered models and which ones ship trained weights")
     s.add_argument("--json", action="store_true", help="machine-readable list")

@@ -49,6 +49,37 @@ class Frames:
     warnings: list[str] = field(default_factory=list)
 
 
+def sniff_container(head: bytes) -> str | None:
+    """The media container named by a file's first bytes (at least 16), or None when it is none we decode.
+
+    For uploads: trust the content, never the client's name or content type."""
+    if len(head) >= 12 and head[4:8] == b"ftyp":
+        return "mp4"  # also mov, m4v, 3gp
+    if len(head) >= 12 and head[4:8] in (b"moov", b"mdat", b"wide", b"free"):
+        return "mov"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "matroska"  # also webm
+    if head.startswith(b"RIFF") and head[8:12] in (b"AVI ", b"WEBP"):
+        return "avi" if head[8:12] == b"AVI " else "webp"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "gif"
+    if head.startswith(b"BM"):
+        return "bmp"
+    if head.startswith(b"FLV"):
+        return "flv"
+    if head.startswith(b"\x00\x00\x01\xba") or head.startswith(b"\x00\x00\x01\xb3"):
+        return "mpeg"
+    if len(head) > 188 and head[0] == 0x47 and head[188] == 0x47:
+        return "mpegts"
+    if head.startswith(b"OggS"):
+        return "ogg"
+    return None
+
+
 def read_frames(path: str | os.PathLike, num_frames: int = 32, limits: MediaLimits = MediaLimits()) -> Frames:
     """Decode `path` and return up to `num_frames` frames spread evenly over its duration.
 

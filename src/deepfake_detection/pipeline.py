@@ -12,10 +12,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from . import explain as xp
 from .faces import FaceConfig, FaceTrack, track_faces
 from .media import Frames, MediaLimits, read_frames
 from .models.serving import FrameScorer, load_scorer
-from .report import FaceResult, FrameResult, MediaInfo, Report
+from .report import Explanation, FaceResult, FrameResult, MediaInfo, Report
 
 SMALL_FACE_PX = 48  # below this the crop is mostly upscaling blur and the score is weak evidence
 
@@ -43,6 +44,7 @@ class Detector:
     track: Callable[..., list[FaceTrack]] = track_faces
     aggregate_track: Callable[[np.ndarray], float] = mean_logit
     pick_track: Callable[[Sequence[float]], int] = most_suspicious
+    explain: bool = False  # add an occlusion heatmap and pictures of each face's most suspicious frame
 
     def detect(self, path) -> Report:
         threshold = self.scorer.threshold if self.threshold is None else self.threshold
@@ -69,6 +71,7 @@ class Detector:
             lg = logits[start : start + len(tr.crops)]
             start += len(tr.crops)
             frame_p = self.scorer.probability(lg)
+            over = [frames.times[pos] for pos, p in zip(tr.frame_positions, frame_p) if p >= threshold]
             faces.append(FaceResult(
                 track_id=tr.track_id,
                 probability=float(self.scorer.probability(self.aggregate_track(lg))),
@@ -76,7 +79,12 @@ class Detector:
                                     landmarks=d.landmarks, detector_score=d.score, probability=float(p),
                                     enhanced=d.enhanced)
                         for pos, d, p in zip(tr.frame_positions, tr.detections, frame_p)],
+                span=(over[0], over[-1]) if over else None,
             ))
+        if self.explain and faces:
+            t = time.perf_counter()
+            faces = [replace(f, explanation=self._explain(frames, tr, f)) for f, tr in zip(faces, tracks)]
+            timings["explain"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t0
 
         warnings = list(frames.warnings)
@@ -106,6 +114,20 @@ class Detector:
         return Report(verdict=verdict, probability=best.probability, reason=reason, **common)
 
 
-def detect(path, model: str | None = None, num_frames: int = 32, threshold: float | None = None) -> Report:
+    def _explain(self, frames: Frames, track: FaceTrack, face: FaceResult) -> Explanation:
+        k = int(np.argmax([fr.probability for fr in face.frames]))
+        crop, peak, grid = track.crops[k], face.frames[k], 8
+        heat = xp.occlusion_map(self.scorer.logits, crop, grid=grid)
+        image = frames.images[track.frame_positions[k]]
+        label = f"face {face.track_id}  P(fake) {peak.probability:.2f}"
+        return Explanation(
+            frame_index=peak.index, time=peak.time, probability=peak.probability, method=f"occlusion {grid}x{grid}",
+            heatmap=heat.round(3).tolist(), face_jpeg=xp.b64_jpeg(crop),
+            heatmap_jpeg=xp.b64_jpeg(xp.heat_overlay(crop, heat)),
+            frame_jpeg=xp.b64_jpeg(xp.frame_with_box(image, peak.box, label)))
+
+
+def detect(path, model: str | None = None, num_frames: int = 32, threshold: float | None = None,
+           explain: bool = False) -> Report:
     """One-call detection on the shipped model. For many inputs build a `Detector` once instead."""
-    return Detector(load_scorer(model), num_frames=num_frames, threshold=threshold).detect(path)
+    return Detector(load_scorer(model), num_frames=num_frames, threshold=threshold, explain=explain).detect(path)

@@ -21,10 +21,26 @@ class FrameResult:
 
 
 @dataclass(frozen=True)
+class Explanation:
+    """Where the evidence for one face lies, on its most suspicious frame (pictures are base64 JPEG)."""
+
+    frame_index: int
+    time: float
+    probability: float  # that frame's calibrated P(FAKE)
+    method: str  # how `heatmap` was made, e.g. "occlusion 8x8"
+    heatmap: list[list[float]]  # grid over the face crop, 1 = the region that carried the FAKE evidence most
+    face_jpeg: str  # the crop the model saw
+    heatmap_jpeg: str  # the crop with the heatmap blended over it
+    frame_jpeg: str  # the whole frame (at most 640 px) with the face box drawn
+
+
+@dataclass(frozen=True)
 class FaceResult:
     track_id: int
     probability: float  # calibrated P(FAKE) of the whole track
     frames: list[FrameResult]
+    span: tuple[float, float] | None = None  # seconds: first and last frame at or above the threshold
+    explanation: Explanation | None = None  # filled when asked for (`detect --explain`, the web app)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,133 @@
+"""Assembles the FastAPI app: settings, store and worker pool live for the app's lifespan; routes stay thin."""
+
+from __future__ import annotations
+
+import json
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__
+from ..errors import DeepfakeError
+from .routes import health, page, scans
+from .settings import Settings
+from .store import ScanStore
+from .worker import ScanWorkers
+
+log = logging.getLogger(__name__)
+
+MULTIPART_SLACK = 64 * 1024  # form boundaries and headers around the file itself
+
+
+def recover(store: ScanStore, workers: ScanWorkers) -> tuple[int, int]:
+    """Scans left queued or running by a stopped (or killed) server: re-queued when their upload is still on disk,
+    failed with a reason otherwise. Returns (re-queued, failed)."""
+    requeued = failed = 0
+    for record in store.unfinished():
+        if (workers.uploads / record.id).is_file():
+            store.requeue(record.id)
+            workers.submit(record.id, force=True)
+            requeued += 1
+        else:
+            store.finish(record.id, error="interrupted by a server restart and the upload is gone; upload it again")
+            failed += 1
+    return requeued, failed
+
+
+class BodyLimit:
+    """Answer 413 for request bodies over the limit, before (Content-Length) or while (streamed) they arrive."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT"):
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length", b"").decode() or None
+        message = f"file is over the {self.max_bytes / 2**20:g} MB upload limit"
+        if length is not None and length.isdigit() and int(length) > self.max_bytes + MULTIPART_SLACK:
+            return await _send_json(send, 413, {"error": message})
+        seen, over = 0, False
+
+        async def limited_receive():
+            nonlocal seen, over
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > self.max_bytes + MULTIPART_SLACK:
+                    over = True
+                    return {"type": "http.disconnect"}  # stops the body parser; the answer below is a 413
+            return msg
+
+        async def guarded_send(msg):
+            if over:  # whatever the app answered after the cut-off, the client gets the 413
+                if msg["type"] == "http.response.start":
+                    return await _send_json(send, 413, {"error": message})
+                return
+            await send(msg)
+
+        await self.app(scope, limited_receive, guarded_send)
+
+
+async def _send_json(send, status: int, body: dict) -> None:
+    data = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+    await send({"type": "http.response.body", "body": data})
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        uploads = settings.data_dir / "uploads"
+        uploads.mkdir(parents=True, exist_ok=True)
+        for stale in uploads.glob(".incoming-*"):  # half-received uploads of a killed server
+            stale.unlink(missing_ok=True)
+        store = ScanStore(settings.data_dir / "scans.sqlite3")
+        workers = ScanWorkers(store, settings, uploads)
+        requeued, failed = recover(store, workers)
+        if requeued or failed:
+            log.warning("recovered unfinished scans: %d re-queued, %d failed", requeued, failed)
+        workers.start()
+        app.state.settings, app.state.store, app.state.workers, app.state.uploads = settings, store, workers, uploads
+        try:
+            yield
+        finally:
+            workers.stop()
+
+    app = FastAPI(title="deepfake-detect", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  description="Upload a video or image; get REAL / FAKE / NO_FACE per face with a calibrated "
+                              "probability, where in the video, and a heatmap of the evidence.")
+    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
+    app.include_router(scans.router, prefix="/api/v1")
+    app.include_router(health.router)
+    app.include_router(page.router)
+    app.mount("/static", StaticFiles(directory=page.STATIC), name="static")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: HTTPException):
+        return JSONResponse({"error": str(exc.detail)}, exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError):
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        return JSONResponse({"error": f"invalid request: {problems}"}, 422)
+
+    @app.exception_handler(DeepfakeError)
+    async def deepfake_error(request: Request, exc: DeepfakeError):
+        return JSONResponse({"error": str(exc)}, 400)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"error": "internal server error"}, 500)
+
+    return app

@@ -1,0 +1,191 @@
+// The page: upload with progress, poll the scan, then banner, timeline (plotly.js from the plotly package),
+// face cards with the pictures the pipeline made, and the recent scans. User-provided text only via textContent.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const pct = (p) => `${Math.round(p * 100)} %`;
+const clock = (s) => {
+  const t = Math.max(0, Math.round(s));
+  return `${String(Math.floor(t / 60)).padStart(2, "0")}:${String(t % 60).padStart(2, "0")}`;
+};
+const el = (tag, props = {}, children = []) => {
+  const node = Object.assign(document.createElement(tag), props);
+  for (const c of children) node.append(c);
+  return node;
+};
+let pollTimer = null;
+
+function setStatus(text, progress) {
+  $("progress-row").hidden = false;
+  $("status").textContent = text;
+  if (progress !== undefined) $("upload-progress").value = progress;
+}
+
+function upload(file) {
+  clearTimeout(pollTimer);
+  $("result").hidden = true;
+  const form = new FormData();
+  form.append("file", file);
+  form.append("keep", $("keep").checked ? "true" : "false");
+  const xhr = new XMLHttpRequest();
+  xhr.open("POST", "/api/v1/scans");
+  xhr.upload.onprogress = (e) => {
+    if (e.lengthComputable) setStatus(`uploading ${file.name}… ${Math.round((100 * e.loaded) / e.total)} %`, (100 * e.loaded) / e.total);
+  };
+  xhr.onload = () => {
+    let body = {};
+    try { body = JSON.parse(xhr.responseText); } catch (_) { /* not JSON: use the status line */ }
+    if (xhr.status === 200 || xhr.status === 202) {
+      setStatus(body.duplicate ? "already scanned: showing the stored result" : "queued", 100);
+      history.replaceState(null, "", `#${body.id}`);
+      poll(body.id);
+    } else {
+      const retry = xhr.getResponseHeader("Retry-After");
+      showFailure(body.error || `${xhr.status} ${xhr.statusText}`, retry ? ` (retry in ${retry} s)` : "");
+    }
+  };
+  xhr.onerror = () => showFailure("the upload failed: no answer from the server", "");
+  setStatus(`uploading ${file.name}…`, 0);
+  xhr.send(form);
+}
+
+async function poll(id) {
+  clearTimeout(pollTimer);
+  let scan;
+  try {
+    const res = await fetch(`/api/v1/scans/${encodeURIComponent(id)}`);
+    scan = await res.json();
+    if (!res.ok) return showFailure(scan.error || res.statusText, "");
+  } catch (e) {
+    pollTimer = setTimeout(() => poll(id), 2000);
+    return setStatus("waiting for the server…");
+  }
+  if (scan.status === "queued" || scan.status === "running") {
+    setStatus(scan.status === "queued" ? "queued…" : "scanning: finding faces and scoring them…");
+    pollTimer = setTimeout(() => poll(id), 1000);
+    return;
+  }
+  $("progress-row").hidden = true;
+  refreshRecent();
+  if (scan.status === "failed") return showFailure(scan.error, "");
+  render(scan);
+}
+
+function showFailure(message, extra) {
+  $("progress-row").hidden = true;
+  $("result").hidden = false;
+  const banner = $("banner");
+  banner.className = "banner failed";
+  banner.textContent = `Could not scan this file: ${message}${extra}`;
+  for (const id of ["reason", "meta"]) $(id).textContent = "";
+  $("warnings").replaceChildren();
+  $("faces").replaceChildren();
+  $("timeline").replaceChildren();
+}
+
+function headline(report) {
+  if (report.verdict === "NO_FACE") return ["no-face", "No face found"];
+  const faces = report.faces || [];
+  const worst = faces.reduce((a, b) => (b.probability > a.probability ? b : a), faces[0]);
+  if (report.verdict === "FAKE") {
+    const where = report.media.is_image ? "" : worst.span
+      ? `, ${clock(worst.span[0])}–${clock(worst.span[1])}` : "";
+    return ["fake", `Likely deepfake — ${pct(report.probability)} (face ${worst.track_id}${where})`];
+  }
+  return ["real", `No manipulation found — P(fake) ${pct(report.probability)}`];
+}
+
+function render(scan) {
+  const report = scan.report;
+  $("result").hidden = false;
+  const [kind, text] = headline(report);
+  $("banner").className = `banner ${kind}`;
+  $("banner").textContent = text;
+  $("reason").textContent = report.reason;
+  $("warnings").replaceChildren(...(report.warnings || []).map((w) => el("li", { textContent: w })));
+  $("meta").textContent = `${scan.filename} · model ${report.model} · threshold ${report.threshold.toFixed(2)} · ` +
+    `${report.media.width}×${report.media.height}` + (report.media.is_image ? "" : ` · ${report.media.duration.toFixed(1)} s`) +
+    ` · scanned in ${(report.timings.total || 0).toFixed(1)} s`;
+  renderTimeline(report);
+  renderFaces(report);
+}
+
+function renderTimeline(report) {
+  const box = $("timeline");
+  box.replaceChildren();
+  const faces = report.faces || [];
+  if (!faces.length || typeof Plotly === "undefined") {
+    box.append(el("p", { className: "muted", textContent: faces.length ? "chart library not loaded" : "no face to chart" }));
+    return;
+  }
+  const traces = faces.map((f) => ({
+    x: f.frames.map((fr) => fr.time), y: f.frames.map((fr) => fr.probability),
+    type: "scatter", mode: "lines+markers", name: `face ${f.track_id}`,
+    hovertemplate: `face ${f.track_id}<br>%{x:.2f} s: P(fake) %{y:.2f}<extra></extra>`,
+  }));
+  const end = Math.max(report.media.duration || 0, ...faces.flatMap((f) => f.frames.map((fr) => fr.time)), 0.1);
+  Plotly.newPlot(box, traces, {
+    margin: { l: 50, r: 20, t: 10, b: 40 }, showlegend: faces.length > 1,
+    xaxis: { title: { text: "time (s)" }, range: [0, end] },
+    yaxis: { title: { text: "P(fake)" }, range: [0, 1] },
+    shapes: [{ type: "line", x0: 0, x1: end, y0: report.threshold, y1: report.threshold,
+               line: { dash: "dash", color: "#b3261e", width: 1 } }],
+  }, { displayModeBar: false, responsive: true });
+}
+
+function picture(b64, cls, caption) {
+  return el("figure", {}, [el("img", { className: cls, src: `data:image/jpeg;base64,${b64}`, alt: caption }),
+                           el("figcaption", { textContent: caption })]);
+}
+
+function renderFaces(report) {
+  const faces = report.faces || [];
+  const worst = faces.length ? faces.reduce((a, b) => (b.probability > a.probability ? b : a)) : null;
+  $("faces").replaceChildren(...faces.map((f) => {
+    const seen = `${clock(f.frames[0].time)}–${clock(f.frames[f.frames.length - 1].time)}`;
+    const card = el("div", { className: `face${f === worst && report.verdict === "FAKE" ? " suspect" : ""}` }, [
+      el("h3", { textContent: `face ${f.track_id} — P(fake) ${pct(f.probability)} · ${f.frames.length} frames` +
+                              (report.media.is_image ? "" : ` · seen ${seen}`) }),
+    ]);
+    const x = f.explanation;
+    if (x) {
+      card.append(el("div", { className: "pics" }, [
+        picture(x.face_jpeg, "thumb", `face at ${x.time.toFixed(1)} s`),
+        picture(x.heatmap_jpeg, "heat", `heatmap (${x.method})`),
+        picture(x.frame_jpeg, "frame", `most suspicious frame: ${pct(x.probability)}`),
+      ]));
+    }
+    return card;
+  }));
+}
+
+async function refreshRecent() {
+  try {
+    const res = await fetch("/api/v1/scans?limit=10");
+    if (!res.ok) return;
+    const page = await res.json();
+    $("recent").tBodies[0].replaceChildren(...page.items.map((s) => {
+      const row = el("tr", {}, [
+        el("td", { textContent: s.filename }),
+        el("td", { textContent: s.status }),
+        el("td", { className: `verdict-${s.verdict || ""}`, textContent: s.verdict || (s.error ? "error" : "") }),
+        el("td", { textContent: s.probability == null ? "" : pct(s.probability) }),
+        el("td", { textContent: new Date(s.created).toLocaleString() }),
+      ]);
+      row.addEventListener("click", () => { history.replaceState(null, "", `#${s.id}`); poll(s.id); });
+      return row;
+    }));
+  } catch (_) { /* the list is a convenience; the scan itself already reported */ }
+}
+
+function wire() {
+  const drop = $("drop");
+  $("file").addEventListener("change", (e) => { if (e.target.files.length) upload(e.target.files[0]); });
+  for (const ev of ["dragenter", "dragover"]) drop.addEventListener(ev, (e) => { e.preventDefault(); drop.classList.add("over"); });
+  for (const ev of ["dragleave", "drop"]) drop.addEventListener(ev, (e) => { e.preventDefault(); drop.classList.remove("over"); });
+  drop.addEventListener("drop", (e) => { if (e.dataTransfer.files.length) upload(e.dataTransfer.files[0]); });
+  refreshRecent();
+  if (location.hash.length > 1) poll(location.hash.slice(1));
+}
+
+document.addEventListener("DOMContentLoaded", wire);

@@ -1,0 +1,173 @@
+"""Scans run off the request path in a bounded pool. Each slot is a thread driving its own worker process: decoding
+untrusted media happens out of the server's process (a decoder crash costs one scan, not the service), the model
+loads once per process, and a scan past its time limit is stopped by killing the process."""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing as mp
+import queue
+import threading
+from pathlib import Path
+
+from .settings import Settings
+from .store import ScanStore
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 120.0  # importing the stack and loading the model in a fresh process
+
+
+def _serve(conn, model: str, num_frames: int) -> None:
+    """Worker process: load the detector once, then answer one path per message with ("done", report JSON) or
+    ("failed", reason). Exits when the server closes the pipe (also after the server was killed)."""
+    try:
+        from ..errors import DeepfakeError
+        from ..models.serving import load_scorer
+        from ..pipeline import Detector
+
+        detector = Detector(load_scorer(model or None), num_frames=num_frames, explain=True)
+    except Exception as e:  # reported to the server, which fails the scan with this reason
+        conn.send(("error", f"{type(e).__name__}: {e}"))
+        return
+    conn.send(("ready", ""))
+    while True:
+        try:
+            path = conn.recv()
+        except (EOFError, OSError):
+            return
+        if path is None:
+            return
+        try:
+            conn.send(("done", detector.detect(path).to_json()))
+        except DeepfakeError as e:
+            conn.send(("failed", str(e)))
+        except Exception as e:  # a bug or decoder surprise fails this scan with its reason, never the worker
+            conn.send(("failed", f"internal error: {type(e).__name__}: {e}".splitlines()[0]))
+
+
+class WorkerProcess:
+    """One long-lived detector process, restarted after a crash or a timeout."""
+
+    def __init__(self, model: str, num_frames: int):
+        self.model, self.num_frames = model, num_frames
+        self.proc = None
+        self.conn = None
+
+    def _start(self) -> None:
+        ctx = mp.get_context("spawn")  # never fork a threaded server
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve, args=(child, self.model, self.num_frames), daemon=True,
+                                name="deepfake-scan")
+        self.proc.start()
+        child.close()
+        if not self.conn.poll(START_TIMEOUT_S):
+            self.kill()
+            raise RuntimeError(f"the scanner did not start within {START_TIMEOUT_S:.0f} s")
+        kind, payload = self.conn.recv()
+        if kind != "ready":
+            self.kill()
+            raise RuntimeError(f"the scanner could not load its model: {payload}")
+
+    def run(self, path: Path, timeout_s: float) -> tuple[bool, str]:
+        """(True, report JSON) or (False, the reason it failed)."""
+        try:
+            if self.proc is None or not self.proc.is_alive():
+                self._start()
+            self.conn.send(str(path))
+            if not self.conn.poll(timeout_s):
+                self.kill()
+                return False, f"stopped: the scan took longer than the {timeout_s:.0f} s limit"
+            kind, payload = self.conn.recv()
+        except (EOFError, OSError, BrokenPipeError):
+            code = self.proc.exitcode if self.proc is not None else None
+            self.kill()
+            return False, f"the scanner process died while reading this file (exit code {code})"
+        except RuntimeError as e:
+            return False, str(e)
+        return kind == "done", payload
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.is_alive():
+            self.proc.kill()
+        if self.proc is not None:
+            self.proc.join(5)
+        if self.conn is not None:
+            self.conn.close()
+        self.proc = self.conn = None
+
+
+class ScanWorkers:
+    """A bounded queue in front of `settings.workers` worker processes."""
+
+    def __init__(self, store: ScanStore, settings: Settings, uploads: Path):
+        self.store, self.settings, self.uploads = store, settings, uploads
+        self.capacity = settings.workers + settings.queue_size  # running + waiting
+        self._jobs: queue.Queue[str | None] = queue.Queue()
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._threads: list[threading.Thread] = []
+        self._procs = [WorkerProcess(settings.model, settings.num_frames) for _ in range(settings.workers)]
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    def start(self) -> None:
+        for i, proc in enumerate(self._procs):
+            t = threading.Thread(target=self._loop, args=(proc,), name=f"scan-slot-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def submit(self, scan_id: str, force: bool = False) -> bool:
+        """Queue a scan; False when the queue is full (`force`: recovered scans always get in)."""
+        with self._lock:
+            if not force and self._pending >= self.capacity:
+                return False
+            self._pending += 1
+        self._jobs.put(scan_id)
+        return True
+
+    def stop(self) -> None:
+        for _ in self._threads:
+            self._jobs.put(None)
+        for t in self._threads:
+            t.join(timeout=self.settings.scan_timeout_s + 10)
+        for proc in self._procs:
+            proc.kill()
+
+    def _loop(self, proc: WorkerProcess) -> None:
+        while (scan_id := self._jobs.get()) is not None:
+            try:
+                self._scan(proc, scan_id)
+            except Exception:  # the store or the disk failed: keep serving, the record shows the failure
+                log.exception("scan %s failed unexpectedly", scan_id)
+                try:
+                    self.store.finish(scan_id, error="internal error while scanning; see the server log")
+                except Exception:
+                    log.exception("cannot record the failure of scan %s", scan_id)
+            finally:
+                with self._lock:
+                    self._pending -= 1
+
+    def _scan(self, proc: WorkerProcess, scan_id: str) -> None:
+        record = self.store.get(scan_id)
+        upload = self.uploads / scan_id
+        if record is None:
+            return
+        if not upload.is_file():
+            self.store.finish(scan_id, error="the uploaded file is gone; upload it again")
+            return
+        self.store.mark_running(scan_id)
+        try:
+            ok, payload = proc.run(upload, self.settings.scan_timeout_s)
+            if ok:
+                report = json.loads(payload)
+                report["path"] = record.filename  # never expose server paths
+                self.store.finish(scan_id, report=report)
+            else:
+                self.store.finish(scan_id, error=payload)
+        finally:
+            if not record.keep:
+                upload.unlink(missing_ok=True)
