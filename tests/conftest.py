@@ -91,3 +91,31 @@ def tiny_crops(tmp_path: Path) -> Path:
             rows.append(f"{name},{label},g{g},{split}")
     (tmp_path / "manifest.csv").write_text("\n".join(rows) + "\n")
     return tmp_path / "manifest.csv"
+
+
+def drawn_face(w: int = 320, h: int = 240, cx: int = 160, cy: int = 120, s: float = 0.8) -> np.ndarray:
+    """A cartoon face (skin oval, hair, eyes, brows, nose, mouth) that YuNet finds with score ≈ 0.9: lets face
+    tests run where no real footage is at hand (CI)."""
+    img = np.full((h, w, 3), (90, 110, 130), np.uint8)
+
+    def S(v):
+        return int(v * s)
+
+    cv2.ellipse(img, (cx, cy), (S(70), S(92)), 0, 0, 360, (205, 160, 130), -1)
+    cv2.ellipse(img, (cx, cy - S(80)), (S(72), S(40)), 0, 180, 360, (60, 40, 30), -1)
+    for dx in (-28, 28):
+        cv2.ellipse(img, (cx + S(dx), cy - S(18)), (S(14), S(8)), 0, 0, 360, (245, 245, 245), -1)
+        cv2.circle(img, (cx + S(dx), cy - S(18)), S(6), (60, 40, 20), -1)
+        cv2.circle(img, (cx + S(dx), cy - S(18)), S(3), (10, 10, 10), -1)
+        cv2.line(img, (cx + S(dx) - S(16), cy - S(34)), (cx + S(dx) + S(16), cy - S(36)), (70, 45, 30), S(4))
+    cv2.line(img, (cx, cy - S(10)), (cx - S(6), cy + S(18)), (170, 120, 95), S(3))
+    cv2.ellipse(img, (cx, cy + S(22)), (S(12), S(5)), 0, 0, 360, (175, 125, 100), -1)
+    cv2.ellipse(img, (cx, cy + S(45)), (S(24), S(8)), 0, 0, 360, (150, 60, 60), -1)
+    return cv2.GaussianBlur(img, (5, 5), 0)
+
+
+@pytest.fixture(scope="session")
+def face_clip(tmp_path_factory) -> Path:
+    """A 2 s, 10 fps clip of a drawn face drifting sideways."""
+    path = tmp_path_factory.mktemp("media") / "face.mp4"
+    return write_video(path, [drawn_face(cx=150 + i) for i in range(20)])

@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 
@@ -97,3 +98,16 @@ def test_limits_reject_oversized_inputs(tmp_path):
         read_frames(path, limits=MediaLimits(max_duration_s=1.0))
     with pytest.raises(MediaError, match="MiB limit"):
         read_frames(path, limits=MediaLimits(max_file_bytes=100))
+
+
+def test_sniff_container_reads_content_not_names(tmp_path):
+    from deepfake_detection.media import sniff_container
+
+    clip = write_video(tmp_path / "clip.bin", gradient_frames(3))
+    assert sniff_container(clip.read_bytes()[:512]) == "mp4"
+    ok, png = cv2.imencode(".png", np.zeros((8, 8, 3), np.uint8))
+    assert sniff_container(png.tobytes()[:512]) == "png"
+    ok, jpg = cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))
+    assert sniff_container(jpg.tobytes()[:512]) == "jpeg"
+    assert sniff_container(b"%PDF-1.7 not a video at all") is None
+    assert sniff_container(b"") is None

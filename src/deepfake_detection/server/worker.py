@@ -78,7 +78,7 @@ class WorkerProcess:
             self.conn.send(str(path))
             if not self.conn.poll(timeout_s):
                 self.kill()
-                return False, f"stopped: the scan took longer than the {timeout_s:.0f} s limit"
+                return False, f"stopped: the scan ran past its time limit of {timeout_s:g} s"
             kind, payload = self.conn.recv()
         except (EOFError, OSError, BrokenPipeError):
             code = self.proc.exitcode if self.proc is not None else None
