@@ -90,6 +90,72 @@ def _cmd_serve(args) -> int:
     return 0
 
 
+def _cmd_fuse(args) -> int:
+    import os
+
+    import numpy as np
+    from tqdm import tqdm
+
+    from .evaluate import binary_metrics
+    from .models.serving import FusionScorer, load_scorer
+    from .train import fusion
+    from .train.datasets import read_manifest
+
+    scorers = [load_scorer(m) for m in args.models]
+    if len({s.input_size for s in scorers}) != 1:
+        raise DeepfakeError("the fused models must take the same input size")
+    val = [s for s in read_manifest(args.data) if s.split == "val"]
+    if not val:
+        raise DeepfakeError(f"no split=val rows in {args.data}")
+    bar = None if args.quiet else (lambda it, desc: tqdm(it, desc=desc, file=sys.stderr))
+    print(f"scoring {len(val)} validation crops with {len(scorers)} models", file=sys.stderr)
+    z_val = fusion.component_logits(scorers, val)
+    y_val = np.array([s.y for s in val])
+    weights, bias = fusion.fit_stack(z_val, y_val)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    names = [m if not Path(m).suffix else os.path.relpath(Path(m).resolve(), out.parent.resolve()) for m in args.models]
+    card = fusion.build_card(args.name, names, weights, bias, scorers[0].input_size)
+    fused = FusionScorer(card, scorers)
+
+    real_dir = Path(args.real_videos)
+    variants = fusion.recompressed(real_dir, Path(args.work))
+    real_p = fusion.video_probabilities(fused, variants, args.frames,
+                                        progress=(lambda it: bar(it, "real videos")) if bar else None)
+    found = real_p[~np.isnan(real_p)]
+    if len(found) == 0:
+        raise DeepfakeError(f"no face found in any video of {real_dir}")
+    p_val = fused.probability(z_val @ weights + bias)
+    thr_video = fusion.threshold_for_fpr(found, args.target_fpr)
+    thr_crops = fusion.threshold_for_fpr(p_val[y_val == 0], args.target_fpr)
+    threshold = max(thr_video, thr_crops)
+    card["threshold"] = threshold
+    card["threshold_rule"] = (f"max(0.5, ≤{args.target_fpr:.0%} of held-apart REAL videos flagged, ≤{args.target_fpr:.0%} "
+                              f"of validation REAL crops flagged)")
+    card["validation"] = fusion.fusion_report(scorers, z_val, y_val, fused)
+    card["validation"][args.name] = binary_metrics(y_val, p_val, threshold)
+    card["operating_point"] = {
+        "threshold": threshold,
+        "real_videos": int(len(found)), "real_sources": sorted({p.name for p in real_dir.iterdir()
+                                                                if p.suffix.lower() in fusion.VIDEO_SUFFIXES}),
+        "real_videos_flagged": float((found >= threshold).mean()),
+        "real_videos_no_face": int(np.isnan(real_p).sum()),
+        "val_real_crops_flagged": float((p_val[y_val == 0] >= threshold).mean()),
+        "val_fake_crops_caught": float((p_val[y_val == 1] >= threshold).mean()),
+    }
+    out.write_text(json.dumps(card, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(card))
+    else:
+        op = card["operating_point"]
+        print(f"wrote {out}: weights {np.round(weights, 3).tolist()} bias {bias:.3f}, threshold {threshold:.3f}")
+        for name, m in card["validation"].items():
+            print(f"  val {name:28s} AUC {m['auc']:.3f}  log loss {m['log_loss']:.3f}  ECE {m['ece']:.3f}")
+        print(f"  real videos flagged {op['real_videos_flagged']:.1%} of {op['real_videos']}, val REAL crops "
+              f"flagged {op['val_real_crops_flagged']:.1%}, val FAKE crops caught {op['val_fake_crops_caught']:.1%}")
+    return 0
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -391,6 +457,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--size", type=int, default=128, help="crop side in px (default: %(default)s)")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=_cmd_sbi_preview)
+
+    s = sub.add_parser("fuse", help="stack frame models (logistic regression on validation crops) and set the "
+                                     "operating point on held-apart real videos",
+                       description="Fits fused logit = Σ w·logit + b on the manifest's validation crops, re-encodes "
+                                   "the REAL videos of --real-videos at three qualities, runs the full pipeline on "
+                                   "them and sets the threshold so that at most --target-fpr of them (and of the "
+                                   "validation REAL crops) are flagged. Writes a fusion card served like any model.")
+    s.add_argument("--models", nargs="+", required=True, help="shipped names or exported .onnx paths (same input size)")
+    s.add_argument("--data", required=True, help="crop manifest with a val split (e.g. data/dfdc/manifest.csv)")
+    s.add_argument("--real-videos", required=True, help="folder of held-apart REAL videos (never DFDC, never the test family)")
+    s.add_argument("--out", required=True, help="fusion card .json to write")
+    s.add_argument("--name", default="fusion", help="model name recorded in the card (default: %(default)s)")
+    s.add_argument("--target-fpr", type=_probability, default=0.05, help="share of real videos allowed to be flagged (default: %(default)s)")
+    s.add_argument("--frames", type=_positive_int, default=32, help="frames sampled per video (default: %(default)s)")
+    s.add_argument("--work", default="data/real_variants", help="cache of re-encoded real videos (default: %(default)s)")
+    s.add_argument("--json", action="store_true", help="print the card as JSON")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=_cmd_fuse)
 
     s = sub.add_parser("export", help="export a training run to ONNX with calibration and a model card")
     s.add_argument("run", help="run directory holding best.pt")

@@ -62,13 +62,15 @@ class Detector:
         timings["faces"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        crops = np.stack([c for tr in tracks for c in tr.crops]) if tracks else np.zeros((0, 1, 1, 3), np.uint8)
-        logits = self.scorer.logits(crops) if len(crops) else np.zeros(0)
+        crops = np.stack([c for tr in tracks for c in tr.crops]) if tracks else None
+        parts = self.scorer.component_logits(crops) if crops is not None else {}
+        logits = self.scorer.fuse(parts) if parts else np.zeros(0)
         timings["model"] = time.perf_counter() - t
 
         faces, start = [], 0
         for tr in tracks:
-            lg = logits[start : start + len(tr.crops)]
+            span_ = slice(start, start + len(tr.crops))
+            lg = logits[span_]
             start += len(tr.crops)
             frame_p = self.scorer.probability(lg)
             over = [frames.times[pos] for pos, p in zip(tr.frame_positions, frame_p) if p >= threshold]
@@ -80,6 +82,7 @@ class Detector:
                                     enhanced=d.enhanced)
                         for pos, d, p in zip(tr.frame_positions, tr.detections, frame_p)],
                 span=(over[0], over[-1]) if over else None,
+                components=self._components(parts, span_),
             ))
         if self.explain and faces:
             t = time.perf_counter()
@@ -113,6 +116,13 @@ class Detector:
                   f"{where}")
         return Report(verdict=verdict, probability=best.probability, reason=reason, **common)
 
+
+    def _components(self, parts: dict[str, np.ndarray], rows: slice) -> dict[str, float]:
+        """Each fused model's own calibrated P(FAKE) for one track (empty for a single model)."""
+        if len(parts) < 2:
+            return {}
+        by_name = {c.name: c for c in self.scorer.components}
+        return {name: float(by_name[name].probability(self.aggregate_track(z[rows]))) for name, z in parts.items()}
 
     def _explain(self, frames: Frames, track: FaceTrack, face: FaceResult) -> Explanation:
         k = int(np.argmax([fr.probability for fr in face.frames]))

@@ -41,6 +41,7 @@ class FaceResult:
     frames: list[FrameResult]
     span: tuple[float, float] | None = None  # seconds: first and last frame at or above the threshold
     explanation: Explanation | None = None  # filled when asked for (`detect --explain`, the web app)
+    components: dict[str, float] = field(default_factory=dict)  # a fusion's models, each one's own P(FAKE)
 
 
 @dataclass(frozen=True)

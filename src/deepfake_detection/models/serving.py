@@ -20,8 +20,9 @@ def weights_dir() -> Path:
 
 
 def shipped_models() -> list[str]:
-    """Names of models whose ONNX weights ship inside the package."""
-    return sorted(p.stem for p in weights_dir().glob("*.json") if (p.with_suffix(".onnx")).is_file())
+    """Names of models whose weights ship inside the package (ONNX + card, or a fusion card of shipped models)."""
+    return sorted(p.stem for p in weights_dir().glob("*.json")
+                  if p.with_suffix(".onnx").is_file() or json.loads(p.read_text()).get("kind") == "fusion")
 
 
 @dataclass(frozen=True)
@@ -68,21 +69,73 @@ class FrameScorer:
     def probability(self, logit) -> np.ndarray:
         return self.calibration(logit)
 
+    def component_logits(self, crops: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-model logits; a single model is its own only component."""
+        return {self.name: self.logits(crops)}
 
-def load_scorer(name_or_path: str | None = None, threads: int = 2) -> FrameScorer:
-    """Load a shipped model by name (default: the package default) or an exported `.onnx` with its `.json` card."""
+    def fuse(self, components: dict[str, np.ndarray]) -> np.ndarray:
+        return components[self.name]
+
+
+class FusionScorer:
+    """Several frame classifiers stacked: fused logit = Σ w_k · logit_k + b, fitted by logistic regression on
+    validation data (so the fused logit is already calibrated). Same interface as FrameScorer."""
+
+    def __init__(self, card: dict, components: list[FrameScorer]):
+        sizes = {c.input_size for c in components}
+        if len(sizes) != 1:
+            raise ModelError(f"fusion {card['name']!r}: components take different input sizes {sorted(sizes)}")
+        if len(card["weights"]) != len(components):
+            raise ModelError(f"fusion {card['name']!r}: {len(card['weights'])} weights for {len(components)} models")
+        self.card = card
+        self.name: str = card["name"]
+        self.components = components
+        self.input_size: int = sizes.pop()
+        self.weights = np.asarray(card["weights"], np.float64)
+        self.bias = float(card["bias"])
+        self.calibration = Calibration(**card.get("calibration", {}))
+        self.threshold: float = float(card.get("threshold", 0.5))
+
+    def component_logits(self, crops: np.ndarray) -> dict[str, np.ndarray]:
+        return {c.name: c.logits(crops) for c in self.components}
+
+    def fuse(self, components: dict[str, np.ndarray]) -> np.ndarray:
+        z = np.stack([components[c.name] for c in self.components], axis=-1)
+        return z @ self.weights + self.bias
+
+    def logits(self, crops: np.ndarray, batch_size: int = 32) -> np.ndarray:
+        return self.fuse(self.component_logits(crops))
+
+    def probability(self, logit) -> np.ndarray:
+        return self.calibration(logit)
+
+
+def load_scorer(name_or_path: str | None = None, threads: int = 2) -> FrameScorer | FusionScorer:
+    """Load a shipped model by name (default: the package default), an exported `.onnx` with its `.json` card, or
+    a fusion card (`.json`) whose components are shipped names or paths relative to the card."""
     name_or_path = name_or_path or DEFAULT_MODEL
     p = Path(name_or_path)
-    if p.suffix == ".onnx" or p.is_file():
+    if p.suffix in (".onnx", ".json") or p.is_file():
         onnx_path, card_path = p.with_suffix(".onnx"), p.with_suffix(".json")
     else:
         onnx_path, card_path = weights_dir() / f"{name_or_path}.onnx", weights_dir() / f"{name_or_path}.json"
-        if not onnx_path.is_file():
+        if not card_path.is_file():
             shipped = ", ".join(shipped_models()) or "none"
             raise ModelError(f"no shipped weights for model {name_or_path!r}; shipped: {shipped}")
-    if not onnx_path.is_file() or not card_path.is_file():
+    if not card_path.is_file():
+        raise ModelError(f"no model card {card_path.name} next to {onnx_path.name}")
+    try:
+        card = json.loads(card_path.read_text())
+    except (OSError, ValueError) as e:
+        raise ModelError(f"unreadable model card {card_path}: {e}") from e
+    if card.get("kind") == "fusion":
+        parts = []
+        for comp in card["components"]:
+            local = card_path.parent / comp
+            parts.append(load_scorer(str(local) if local.suffix and local.is_file() else comp, threads))
+        return FusionScorer(card, parts)
+    if not onnx_path.is_file():
         raise ModelError(f"need both {onnx_path.name} and {card_path.name} next to each other")
-    card = json.loads(card_path.read_text())
     return FrameScorer(onnx_path, card, threads)
 
 

@@ -1,0 +1,106 @@
+"""Fusion: stack several frame models by logistic regression on validation crops, then choose the operating point
+on held-apart REAL footage (re-encoded at several qualities) so that at most `target_fpr` of real videos are
+flagged. The result is a fusion card that `load_scorer` serves like any model."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ..evaluate import binary_metrics
+from ..models.serving import FrameScorer, FusionScorer
+from .datasets import Sample, load_crops
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi")
+
+
+def component_logits(scorers: list[FrameScorer], samples: list[Sample], batch_size: int = 64) -> np.ndarray:
+    """[N, K] logits of each model on each manifest crop."""
+    size = scorers[0].input_size
+    out = np.zeros((len(samples), len(scorers)))
+    for i in range(0, len(samples), batch_size):
+        crops = load_crops(samples[i : i + batch_size], size)
+        for k, s in enumerate(scorers):
+            out[i : i + len(crops), k] = s.logits(crops)
+    return out
+
+
+def fit_stack(z: np.ndarray, y: np.ndarray, c: float = 1.0) -> tuple[np.ndarray, float]:
+    """Logistic regression on the models' logits: (weights, bias); its output is a calibrated logit."""
+    from sklearn.linear_model import LogisticRegression
+
+    lr = LogisticRegression(C=c, max_iter=1000).fit(z, y)
+    return lr.coef_[0].astype(float), float(lr.intercept_[0])
+
+
+def recompressed(src_dir: Path, out_dir: Path, settings=((None, 23), (None, 32), (360, 36))) -> list[Path]:
+    """Each video of `src_dir` re-encoded with H.264 at (height or None = same, CRF): what a platform's upload
+    pipeline does to real footage. Cached: existing outputs are reused."""
+    import av
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    made = []
+    for src in sorted(p for p in src_dir.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES):
+        for height, crf in settings:
+            dst = out_dir / f"{src.stem}_h{height or 0}_crf{crf}.mp4"
+            if not dst.is_file():
+                _reencode(av, src, dst, height, crf)
+            made.append(dst)
+    return made
+
+
+def _reencode(av, src: Path, dst: Path, height: int | None, crf: int) -> None:
+    tmp = dst.with_suffix(".part.mp4")
+    with av.open(str(src)) as inp, av.open(str(tmp), "w") as out:
+        vin = inp.streams.video[0]
+        rate = vin.average_rate or 25
+        w, h = vin.codec_context.width, vin.codec_context.height
+        if height and h > height:
+            w, h = round(w * height / h / 2) * 2, height
+        vout = out.add_stream("libx264", rate=rate, options={"crf": str(crf), "preset": "veryfast"})
+        vout.width, vout.height, vout.pix_fmt = w, h, "yuv420p"
+        for frame in inp.decode(vin):
+            img = frame.reformat(width=w, height=h, format="yuv420p")
+            img.pts = None
+            for pkt in vout.encode(img):
+                out.mux(pkt)
+        for pkt in vout.encode():
+            out.mux(pkt)
+    tmp.rename(dst)
+
+
+def threshold_for_fpr(real_probs: np.ndarray, target_fpr: float, floor: float = 0.5) -> float:
+    """The lowest threshold (≥ floor) at which at most `target_fpr` of these REAL scores are flagged."""
+    p = np.sort(np.asarray(real_probs, np.float64))[::-1]
+    allowed = int(np.floor(target_fpr * len(p)))  # how many may sit at or above the threshold
+    if allowed >= len(p):
+        return floor
+    return float(max(floor, np.nextafter(p[allowed], 1.0)))
+
+
+def video_probabilities(scorer, paths: list[Path], num_frames: int = 32, progress=None) -> np.ndarray:
+    """P(FAKE) of each video through the full pipeline (NaN where no face was found)."""
+    from ..pipeline import Detector
+
+    detector = Detector(scorer, num_frames=num_frames, threshold=0.5)
+    out = []
+    for p in progress(paths) if progress else paths:
+        r = detector.detect(p)
+        out.append(np.nan if r.probability is None else r.probability)
+    return np.array(out)
+
+
+def build_card(name: str, components: list[str], weights: np.ndarray, bias: float, input_size: int) -> dict:
+    return {"name": name, "kind": "fusion", "components": components, "weights": [float(w) for w in weights],
+            "bias": bias, "input_size": input_size}
+
+
+def fusion_report(scorers: list[FrameScorer], z_val: np.ndarray, y_val: np.ndarray, fused: FusionScorer) -> dict:
+    """Validation metrics of each component (its own calibration) and of the fusion."""
+    out = {s.name: binary_metrics(y_val, s.probability(z_val[:, k])) for k, s in enumerate(scorers)}
+    out[fused.name] = binary_metrics(y_val, fused.probability(z_val @ fused.weights + fused.bias))
+    return out

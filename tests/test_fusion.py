@@ -1,0 +1,82 @@
+import json
+import shutil
+
+import av
+import numpy as np
+import pytest
+from conftest import drawn_face, write_video
+
+from deepfake_detection.errors import ModelError
+from deepfake_detection.models.serving import FusionScorer, load_scorer, weights_dir
+from deepfake_detection.pipeline import Detector
+from deepfake_detection.train import fusion
+
+
+def test_stacking_weights_the_informative_model():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 2000)
+    informative = (2 * y - 1) * 2.0 + rng.normal(0, 1, len(y))
+    noise = rng.normal(0, 1, len(y))
+    w, b = fusion.fit_stack(np.stack([informative, noise], 1), y)
+    assert w[0] > 1.0 and abs(w[1]) < 0.2 and abs(b) < 0.3
+
+
+def test_threshold_keeps_real_flags_at_or_below_the_target():
+    real = np.linspace(0.0, 0.99, 100)
+    thr = fusion.threshold_for_fpr(real, 0.05)
+    assert (real >= thr).sum() == 5 and thr > real[-6]
+    assert fusion.threshold_for_fpr(np.full(10, 0.1), 0.05) == 0.5  # never below the floor
+    assert (np.array([0.9, 0.2]) >= fusion.threshold_for_fpr(np.array([0.9, 0.2]), 0.05)).sum() == 0
+
+
+@pytest.fixture
+def two_model_card(tmp_path):
+    """A fusion card of the shipped model twice (copies under other names), next to its ONNX files."""
+    for name in ("a", "b"):
+        shutil.copy(weights_dir() / "efficientnet_lite0.onnx", tmp_path / f"{name}.onnx")
+        card = json.loads((weights_dir() / "efficientnet_lite0.json").read_text())
+        (tmp_path / f"{name}.json").write_text(json.dumps(dict(card, name=name)))
+    card = fusion.build_card("pair", ["a.onnx", "b.onnx"], np.array([0.5, 0.25]), 0.1, 128)
+    path = tmp_path / "pair.json"
+    path.write_text(json.dumps(dict(card, threshold=0.6)))
+    return path
+
+
+def test_fusion_card_loads_and_fuses_linearly(two_model_card):
+    scorer = load_scorer(str(two_model_card))
+    assert isinstance(scorer, FusionScorer) and scorer.threshold == 0.6 and scorer.input_size == 128
+    crops = np.random.default_rng(1).integers(0, 255, (3, 128, 128, 3), np.uint8)
+    single = load_scorer().logits(crops)
+    np.testing.assert_allclose(scorer.logits(crops), 0.75 * single + 0.1, rtol=1e-6)
+
+
+def test_report_shows_each_fused_models_score(two_model_card, face_clip):
+    report = Detector(load_scorer(str(two_model_card)), num_frames=6).detect(face_clip)
+    face = report.faces[0]
+    assert set(face.components) == {"a", "b"}
+    assert face.components["a"] == pytest.approx(face.components["b"])  # same network twice
+    assert report.model == "pair"
+    plain = Detector(load_scorer(), num_frames=6).detect(face_clip)
+    assert plain.faces[0].components == {}
+
+
+def test_fusion_card_with_wrong_weight_count_is_a_clear_error(two_model_card):
+    card = json.loads(two_model_card.read_text())
+    two_model_card.write_text(json.dumps(dict(card, weights=[1.0])))
+    with pytest.raises(ModelError, match="1 weights for 2 models"):
+        load_scorer(str(two_model_card))
+
+
+def test_recompressed_variants_are_made_once(tmp_path):
+    src = tmp_path / "real"
+    src.mkdir()
+    write_video(src / "talk.mp4", [drawn_face(w=640, h=480, cx=300 + i) for i in range(12)])
+    made = fusion.recompressed(src, tmp_path / "variants")
+    assert len(made) == 3
+    heights = []
+    for p in made:
+        with av.open(str(p)) as c:
+            heights.append(c.streams.video[0].codec_context.height)
+    assert heights == [480, 480, 360]
+    stamp = [p.stat().st_mtime_ns for p in made]
+    assert [p.stat().st_mtime_ns for p in fusion.recompressed(src, tmp_path / "variants")] == stamp
