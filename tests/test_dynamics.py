@@ -50,3 +50,22 @@ def test_non_negative_weights_cannot_reward_consistency():
     model = fit_dynamics(X, y)
     for name in ("jitter", "jitter_vs_motion", "high_freq_energy"):
         assert model.weights[FEATURES.index(name)] == 0.0
+
+
+def test_pipeline_reports_dynamics_score_and_signal_only_with_a_model(face_clip, tmp_path, capsys):
+    import json
+
+    from deepfake_detection.cli import main
+    from deepfake_detection.models.serving import load_scorer
+    from deepfake_detection.pipeline import Detector
+
+    X = np.array([track_features(*make_track(j, s)) for s in range(20) for j in (0.3, 2.5)])
+    model = fit_dynamics(X, np.array([0, 1] * 20))
+    scorer = load_scorer()
+    face = Detector(scorer, num_frames=12, dynamics=model).detect(face_clip).faces[0]
+    assert 0 <= face.dynamics.probability <= 1 and face.dynamics.signal in FEATURES
+    assert Detector(scorer, num_frames=12).detect(face_clip).faces[0].dynamics is None
+    path = tmp_path / "dyn.json"
+    path.write_text(json.dumps(model.to_json()))
+    assert main(["detect", str(face_clip), "--frames", "12", "--dynamics", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["faces"][0]["dynamics"]["signal"] in FEATURES

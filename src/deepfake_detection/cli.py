@@ -39,7 +39,16 @@ def _cmd_detect(args) -> int:
     from .report import Report
 
     scorer = load_scorer(args.model)
-    detector = Detector(scorer, num_frames=args.frames, threshold=args.threshold, explain=bool(args.explain))
+    dynamics = None
+    if args.dynamics:
+        from .dynamics import DynamicsModel
+
+        try:
+            dynamics = DynamicsModel.load(args.dynamics)
+        except (OSError, ValueError, KeyError) as e:
+            raise DeepfakeError(f"cannot load the dynamics model {args.dynamics}: {e}") from e
+    detector = Detector(scorer, num_frames=args.frames, threshold=args.threshold, explain=bool(args.explain),
+                        dynamics=dynamics)
     threshold = scorer.threshold if args.threshold is None else args.threshold
     failed = 0
     bar = tqdm(args.paths, desc="detect", unit="file", disable=len(args.paths) < 2 or args.quiet, file=sys.stderr)
@@ -187,6 +196,11 @@ def _human(r) -> str:
             lines.append(f"  {f.track_id:4d}  {f.probability:7.3f}  {len(f.frames):6d}  "
                          f"{f.frames[0].time:5.1f}-{f.frames[-1].time:<5.1f}  {over:16s}  "
                          f"[{x1:.0f},{y1:.0f},{x2:.0f},{y2:.0f}]")
+            if f.components:
+                lines.append("        models: " + ", ".join(f"{k} {v:.3f}" for k, v in f.components.items()))
+            if f.dynamics:
+                lines.append(f"        landmark dynamics {f.dynamics.probability:.3f} (most telling: "
+                             f"{f.dynamics.signal}; not in the verdict)")
     for w in r.warnings:
         lines.append(f"  warning  {w}")
     return "\n".join(lines)
@@ -396,6 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--explain", metavar="DIR", help="also explain each face: occlusion heatmap of its most suspicious "
                                                     "frame; JPEGs (frame with box, crop, heatmap) written to DIR and "
                                                     "the explanation added to the JSON")
+    s.add_argument("--dynamics", metavar="MODEL_JSON", help="also score each face track's landmark motion with a "
+                                                           "model from `train-dynamics` (reported per face, not "
+                                                           "used in the verdict)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=_cmd_detect)
 

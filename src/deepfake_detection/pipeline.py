@@ -16,7 +16,8 @@ from . import explain as xp
 from .faces import FaceConfig, FaceTrack, track_faces
 from .media import Frames, MediaLimits, read_frames
 from .models.serving import FrameScorer, load_scorer
-from .report import Explanation, FaceResult, FrameResult, MediaInfo, Report
+from .dynamics import MIN_FRAMES, DynamicsModel, track_features
+from .report import DynamicsScore, Explanation, FaceResult, FrameResult, MediaInfo, Report
 
 SMALL_FACE_PX = 48  # below this the crop is mostly upscaling blur and the score is weak evidence
 
@@ -45,6 +46,7 @@ class Detector:
     aggregate_track: Callable[[np.ndarray], float] = mean_logit
     pick_track: Callable[[Sequence[float]], int] = most_suspicious
     explain: bool = False  # add an occlusion heatmap and pictures of each face's most suspicious frame
+    dynamics: DynamicsModel | None = None  # also score each track's landmark motion (reported, not in the verdict)
 
     def detect(self, path) -> Report:
         threshold = self.scorer.threshold if self.threshold is None else self.threshold
@@ -83,6 +85,7 @@ class Detector:
                         for pos, d, p in zip(tr.frame_positions, tr.detections, frame_p)],
                 span=(over[0], over[-1]) if over else None,
                 components=self._components(parts, span_),
+                dynamics=self._dynamics(tr),
             ))
         if self.explain and faces:
             t = time.perf_counter()
@@ -116,6 +119,12 @@ class Detector:
                   f"{where}")
         return Report(verdict=verdict, probability=best.probability, reason=reason, **common)
 
+
+    def _dynamics(self, track: FaceTrack) -> DynamicsScore | None:
+        if self.dynamics is None or len(track.detections) < MIN_FRAMES:
+            return None
+        feats = track_features([d.landmarks for d in track.detections], [d.box for d in track.detections])
+        return DynamicsScore(self.dynamics.probability(feats), self.dynamics.explain(feats))
 
     def _components(self, parts: dict[str, np.ndarray], rows: slice) -> dict[str, float]:
         """Each fused model's own calibrated P(FAKE) for one track (empty for a single model)."""

@@ -35,6 +35,14 @@ class Explanation:
 
 
 @dataclass(frozen=True)
+class DynamicsScore:
+    """The landmark-dynamics model's view of one track (only with `detect --dynamics MODEL`; not in the verdict)."""
+
+    probability: float
+    signal: str  # the feature that added most suspicion, e.g. "jitter_vs_motion"
+
+
+@dataclass(frozen=True)
 class FaceResult:
     track_id: int
     probability: float  # calibrated P(FAKE) of the whole track
@@ -42,6 +50,7 @@ class FaceResult:
     span: tuple[float, float] | None = None  # seconds: first and last frame at or above the threshold
     explanation: Explanation | None = None  # filled when asked for (`detect --explain`, the web app)
     components: dict[str, float] = field(default_factory=dict)  # a fusion's models, each one's own P(FAKE)
+    dynamics: DynamicsScore | None = None
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,12 @@ function renderFaces(report) {
       el("h3", { textContent: `face ${f.track_id} — P(fake) ${pct(f.probability)} · ${f.frames.length} frames` +
                               (report.media.is_image ? "" : ` · seen ${seen}`) }),
     ]);
+    const notes = [];
+    if (f.components && Object.keys(f.components).length) {
+      notes.push("models: " + Object.entries(f.components).map(([k, v]) => `${k} ${pct(v)}`).join(" · "));
+    }
+    if (f.dynamics) notes.push(`landmark motion ${pct(f.dynamics.probability)} (${f.dynamics.signal}; not in the verdict)`);
+    if (notes.length) card.append(el("p", { className: "small muted", textContent: notes.join(" — ") }));
     const x = f.explanation;
     if (x) {
       card.append(el("div", { className: "pics" }, [
