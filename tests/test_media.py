@@ -103,7 +103,7 @@ def test_limits_reject_oversized_inputs(tmp_path):
 def test_sniff_container_reads_content_not_names(tmp_path):
     from deepfake_detection.media import sniff_container
 
-    clip = write_video(tmp_path / "clip.bin", gradient_frames(3))
+    clip = write_video(tmp_path / "clip.mp4", gradient_frames(3))
     assert sniff_container(clip.read_bytes()[:512]) == "mp4"
     ok, png = cv2.imencode(".png", np.zeros((8, 8, 3), np.uint8))
     assert sniff_container(png.tobytes()[:512]) == "png"
