@@ -80,3 +80,19 @@ def test_recompressed_variants_are_made_once(tmp_path):
     assert heights == [480, 480, 360]
     stamp = [p.stat().st_mtime_ns for p in made]
     assert [p.stat().st_mtime_ns for p in fusion.recompressed(src, tmp_path / "variants")] == stamp
+
+
+def test_self_blended_stacking_fakes_come_from_real_crops_only(tmp_path):
+    import cv2
+
+    from deepfake_detection.train.datasets import Sample
+
+    samples = []
+    for i in range(6):
+        img = cv2.resize(drawn_face(cx=160 + 3 * i), (224, 224))[40:200, 60:220]
+        path = tmp_path / f"real_{i}.png"
+        cv2.imwrite(str(path), img[..., ::-1])
+        samples.append(Sample(str(path), "REAL", f"g{i}", "val"))
+    samples.append(Sample(str(tmp_path / "missing_fake.png"), "FAKE", "g9", "val"))  # never read: fakes are skipped
+    blends = fusion.self_blended(samples, 128, share=0.5, cache_dir=tmp_path / "cache")
+    assert blends.shape == (3, 128, 128, 3) and blends.dtype == np.uint8

@@ -120,7 +120,14 @@ def _cmd_fuse(args) -> int:
     print(f"scoring {len(val)} validation crops with {len(scorers)} models", file=sys.stderr)
     z_val = fusion.component_logits(scorers, val)
     y_val = np.array([s.y for s in val])
-    weights, bias = fusion.fit_stack(z_val, y_val)
+    z_fit, y_fit = z_val, y_val
+    if args.sbi > 0:
+        blends = fusion.self_blended(val, scorers[0].input_size, args.sbi, Path(args.cache_dir))
+        z_sbi = np.stack([s.logits(blends) for s in scorers], axis=1)
+        z_fit, y_fit = np.concatenate([z_val, z_sbi]), np.concatenate([y_val, np.ones(len(z_sbi), int)])
+        print(f"stacking set: {len(y_val)} validation crops + {len(z_sbi)} self-blends of validation REAL crops",
+              file=sys.stderr)
+    weights, bias = fusion.fit_stack(z_fit, y_fit)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     names = [m if not Path(m).suffix else os.path.relpath(Path(m).resolve(), out.parent.resolve()) for m in args.models]
@@ -143,6 +150,9 @@ def _cmd_fuse(args) -> int:
                               f"of validation REAL crops flagged)")
     card["validation"] = fusion.fusion_report(scorers, z_val, y_val, fused)
     card["validation"][args.name] = binary_metrics(y_val, p_val, threshold)
+    if args.sbi > 0:
+        card["stacking_set"] = {"validation_crops": int(len(y_val)), "self_blends": int(len(z_sbi)),
+                                "self_blends_caught": float((fused.probability(z_sbi @ weights + bias) >= threshold).mean())}
     card["operating_point"] = {
         "threshold": threshold,
         "real_videos": int(len(found)), "real_sources": sorted({p.name for p in real_dir.iterdir()
@@ -486,6 +496,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--real-videos", required=True, help="folder of held-apart REAL videos (never DFDC, never the test family)")
     s.add_argument("--out", required=True, help="fusion card .json to write")
     s.add_argument("--name", default="fusion", help="model name recorded in the card (default: %(default)s)")
+    s.add_argument("--sbi", type=_probability, default=0.0, help="add self-blends of this share of the validation "
+                                                                  "REAL crops as a second FAKE family to the stacking set (default: %(default)s)")
+    s.add_argument("--cache-dir", default="data/cache", help="landmark cache for --sbi (default: %(default)s)")
     s.add_argument("--target-fpr", type=_probability, default=0.05, help="share of real videos allowed to be flagged (default: %(default)s)")
     s.add_argument("--frames", type=_positive_int, default=32, help="frames sampled per video (default: %(default)s)")
     s.add_argument("--work", default="data/real_variants", help="cache of re-encoded real videos (default: %(default)s)")

@@ -29,6 +29,27 @@ def component_logits(scorers: list[FrameScorer], samples: list[Sample], batch_si
     return out
 
 
+def self_blended(samples: list[Sample], size: int, share: float, cache_dir: Path, seed: int = 0) -> np.ndarray:
+    """Self-blended pseudo-fakes of a random `share` of the REAL samples' crops (one blend each): a second,
+    generator-free FAKE family for the stacking set, so the stack also values blending-artefact evidence."""
+    import hashlib
+
+    from .sbi import self_blend
+    from .trainer import crop_landmarks
+
+    real = [s for s in samples if s.y == 0]
+    rng = np.random.default_rng(seed)
+    picked = sorted(rng.choice(len(real), int(round(share * len(real))), replace=False).tolist())
+    real = [real[i] for i in picked]
+    if not real:
+        return np.zeros((0, size, size, 3), np.uint8)
+    crops = load_crops(real, size)
+    key = hashlib.sha1("\n".join(s.path for s in real).encode()).hexdigest()[:12]
+    marks = crop_landmarks(crops, np.arange(len(crops)), Path(cache_dir) / f"landmarks_{size}_{key}.npy")
+    blends = [self_blend(c, m, rng)[0] for c, m in zip(crops, marks) if not np.isnan(m).any()]
+    return np.stack(blends) if blends else np.zeros((0, size, size, 3), np.uint8)
+
+
 def fit_stack(z: np.ndarray, y: np.ndarray, c: float = 1.0) -> tuple[np.ndarray, float]:
     """Logistic regression on the models' logits: (weights, bias); its output is a calibrated logit."""
     from sklearn.linear_model import LogisticRegression
