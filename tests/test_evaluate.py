@@ -42,6 +42,7 @@ def test_binary_metrics_threshold_and_imbalance() -> None:
     assert m["accuracy"] == pytest.approx(0.75)
     assert m["balanced_accuracy"] == pytest.approx((2 / 3 + 1) / 2)
     assert m["always_fake_accuracy"] == pytest.approx(0.25)
+    assert m["real_flagged"] == pytest.approx(1 / 3) and m["fake_caught"] == pytest.approx(1.0)
     assert m["auc"] == pytest.approx(1.0) and m["eer"] == pytest.approx(0.0)
     strict = binary_metrics(y, p, threshold=0.7)  # predictions 0,0,0,1
     assert strict["accuracy"] == pytest.approx(1.0) and strict["balanced_accuracy"] == pytest.approx(1.0)

@@ -57,6 +57,8 @@ def binary_metrics(y, p, threshold: float = 0.5) -> dict[str, float]:
         "balanced_accuracy": float(balanced_accuracy_score(y, pred)) if both else float("nan"),
         "accuracy": float((pred == y).mean()),
         "always_fake_accuracy": float(y.mean()),
+        "real_flagged": float(pred[y == 0].mean()) if (y == 0).any() else float("nan"),  # FPR at the threshold
+        "fake_caught": float(pred[y == 1].mean()) if (y == 1).any() else float("nan"),  # TPR at the threshold
         "ece": expected_calibration_error(y, p),
         "threshold": float(threshold),
     }
