@@ -111,3 +111,28 @@ def test_sniff_container_reads_content_not_names(tmp_path):
     assert sniff_container(jpg.tobytes()[:512]) == "jpeg"
     assert sniff_container(b"%PDF-1.7 not a video at all") is None
     assert sniff_container(b"") is None
+
+
+def _jpeg_with_orientation(img_rgb: np.ndarray, orientation: int) -> bytes:
+    import struct
+
+    ok, buf = cv2.imencode(".jpg", img_rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
+    tiff = b"MM\x00*" + struct.pack(">I", 8) + struct.pack(">H", 1)
+    tiff += struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack(">I", 0)
+    app1 = b"Exif\x00\x00" + tiff
+    data = buf.tobytes()
+    return data[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + data[2:]
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_of_photos_is_applied_like_opencv(tmp_path, orientation):
+    img = np.zeros((60, 100, 3), np.uint8)
+    img[:20, :30] = (255, 0, 0)  # a red block marks the top-left corner
+    img[40:, 80:] = (0, 0, 255)
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(_jpeg_with_orientation(img, orientation))
+    ours = read_frames(path).images[0]
+    reference = cv2.imread(str(path))[..., ::-1]  # OpenCV applies EXIF orientation itself
+    assert ours.shape == reference.shape
+    assert np.abs(ours.astype(int) - reference.astype(int)).mean() < 4
+    assert (orientation in (5, 6, 7, 8)) == (ours.shape[:2] == (100, 60))

@@ -137,6 +137,11 @@ def _sample(container, stream, p: Path, num_frames: int, limits: MediaLimits, is
         warnings.append(f"decoded {len(picked)} of {min(num_frames, total)} requested frames")
     rotation = picked[0][2]
     images = [_upright(img, rot) for _, img, rot, _ in picked]
+    if is_image:  # phones store photos sideways or mirrored and rely on the EXIF orientation tag
+        with open(p, "rb") as f:
+            orientation = exif_orientation(f.read(1 << 16))
+        if orientation != 1:  # FFmpeg turns its rotation part into frame.rotation but drops its mirroring
+            images = [_exif_upright(img, orientation) for _, img, _, _ in picked]
     hh, ww = images[0].shape[:2]
     return Frames(
         path=str(p),
@@ -204,6 +209,43 @@ def _seek_sample(container, stream, duration: float, n: int):
                 picked.append((round(ft * float(stream.average_rate or 0)), img, rot, ft - start))
                 break
     return picked
+
+
+def exif_orientation(head: bytes) -> int:
+    """The EXIF Orientation tag (1-8) of a JPEG, read from its first bytes; 1 when absent or unreadable."""
+    if not head.startswith(b"\xff\xd8"):
+        return 1
+    i = 2
+    while i + 4 <= len(head) and head[i] == 0xFF:
+        marker, size = head[i + 1], int.from_bytes(head[i + 2 : i + 4], "big")
+        if marker == 0xE1 and head[i + 4 : i + 10] == b"Exif\0\0":
+            tiff = head[i + 10 : i + 2 + size]
+            order = "little" if tiff[:2] == b"II" else "big"
+            ifd = int.from_bytes(tiff[4:8], order)
+            for k in range(int.from_bytes(tiff[ifd : ifd + 2], order)):
+                entry = tiff[ifd + 2 + 12 * k : ifd + 14 + 12 * k]
+                if len(entry) == 12 and int.from_bytes(entry[:2], order) == 0x0112:
+                    value = int.from_bytes(entry[8:10], order)
+                    return value if 1 <= value <= 8 else 1
+            return 1
+        if marker in (0xDA, 0xD9):  # image data starts: no EXIF before it
+            break
+        i += 2 + size
+    return 1
+
+
+def _exif_upright(img: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply EXIF orientation 2-8 (mirrors and quarter turns) to a decoded image."""
+    ops = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.transpose(1, 0, 2),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),
+        8: lambda a: np.rot90(a, 1),
+    }
+    return np.ascontiguousarray(ops[orientation](img)) if orientation in ops else img
 
 
 def _upright(img: np.ndarray, rotation: int) -> np.ndarray:
