@@ -181,6 +181,23 @@ def test_restart_keeps_records_and_recovers_unfinished_scans(tmp_path, face_clip
     assert leftovers(tmp_path) == []
 
 
+def test_shutdown_mid_scan_leaves_it_for_the_next_start(tmp_path):
+    clip = write_video(tmp_path / "slow.mp4", [drawn_face(w=640, h=480, cx=300 + i % 20, s=1.5) for i in range(120)])
+    settings = Settings(data_dir=tmp_path / "data", num_frames=64)
+    with TestClient(create_app(settings)) as c:
+        scan_id = upload(c, clip).json()["id"]
+        end = time.monotonic() + 60
+        while c.get(f"/api/v1/scans/{scan_id}").json()["status"] != "running":
+            assert time.monotonic() < end
+            time.sleep(0.05)
+        started = time.monotonic()
+    assert time.monotonic() - started < 15  # shutting down does not wait for the scan
+    assert ScanStore(settings.data_dir / "scans.sqlite3").get(scan_id).status == "running"
+    with TestClient(create_app(settings)) as c:
+        assert wait_done(c, scan_id)["status"] == "done"
+    assert leftovers(settings.data_dir) == []
+
+
 def test_keep_leaves_the_upload_on_disk(tmp_path, face_clip):
     with TestClient(create_app(Settings(data_dir=tmp_path, num_frames=4))) as c:
         scan_id = upload(c, face_clip, keep="true").json()["id"]

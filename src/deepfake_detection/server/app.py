@@ -26,8 +26,12 @@ MULTIPART_SLACK = 64 * 1024  # form boundaries and headers around the file itsel
 
 def recover(store: ScanStore, workers: ScanWorkers) -> tuple[int, int]:
     """Scans left queued or running by a stopped (or killed) server: re-queued when their upload is still on disk,
-    failed with a reason otherwise. Returns (re-queued, failed)."""
+    failed with a reason otherwise; half-received and orphaned uploads are deleted. Returns (re-queued, failed)."""
     requeued = failed = 0
+    for path in workers.uploads.iterdir():  # uploads whose scan ended (or vanished) while the server was down
+        record = None if path.name.startswith(".") else store.get(path.name)
+        if record is None or (record.status in ("done", "failed") and not record.keep):
+            path.unlink(missing_ok=True)
     for record in store.unfinished():
         if (workers.uploads / record.id).is_file():
             store.requeue(record.id)
@@ -89,8 +93,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         uploads = settings.data_dir / "uploads"
         uploads.mkdir(parents=True, exist_ok=True)
-        for stale in uploads.glob(".incoming-*"):  # half-received uploads of a killed server
-            stale.unlink(missing_ok=True)
         store = ScanStore(settings.data_dir / "scans.sqlite3")
         workers = ScanWorkers(store, settings, uploads)
         requeued, failed = recover(store, workers)

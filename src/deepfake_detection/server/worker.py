@@ -48,24 +48,31 @@ def _serve(conn, model: str, num_frames: int) -> None:
 
 
 class WorkerProcess:
-    """One long-lived detector process, restarted after a crash or a timeout."""
+    """One long-lived detector process, restarted after a crash or a timeout. `close()` (from another thread)
+    kills it and keeps it from restarting."""
 
     def __init__(self, model: str, num_frames: int):
         self.model, self.num_frames = model, num_frames
         self.proc = None
         self.conn = None
+        self._lock = threading.Lock()  # start / kill may race between the slot thread and shutdown
+        self._closed = False
 
     def _start(self) -> None:
         ctx = mp.get_context("spawn")  # never fork a threaded server
-        self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(child, self.model, self.num_frames), daemon=True,
-                                name="deepfake-scan")
-        self.proc.start()
-        child.close()
-        if not self.conn.poll(START_TIMEOUT_S):
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the server is shutting down")
+            self.conn, child = ctx.Pipe()
+            self.proc = ctx.Process(target=_serve, args=(child, self.model, self.num_frames), daemon=True,
+                                    name="deepfake-scan")
+            self.proc.start()
+            child.close()
+            conn = self.conn
+        if not conn.poll(START_TIMEOUT_S):
             self.kill()
             raise RuntimeError(f"the scanner did not start within {START_TIMEOUT_S:.0f} s")
-        kind, payload = self.conn.recv()
+        kind, payload = conn.recv()
         if kind != "ready":
             self.kill()
             raise RuntimeError(f"the scanner could not load its model: {payload}")
@@ -75,13 +82,15 @@ class WorkerProcess:
         try:
             if self.proc is None or not self.proc.is_alive():
                 self._start()
-            self.conn.send(str(path))
-            if not self.conn.poll(timeout_s):
+            conn = self.conn
+            conn.send(str(path))
+            if not conn.poll(timeout_s):
                 self.kill()
                 return False, f"stopped: the scan ran past its time limit of {timeout_s:g} s"
-            kind, payload = self.conn.recv()
-        except (EOFError, OSError, BrokenPipeError):
-            code = self.proc.exitcode if self.proc is not None else None
+            kind, payload = conn.recv()
+        except (EOFError, OSError, AttributeError):  # AttributeError: conn already dropped by kill()
+            proc = self.proc
+            code = proc.exitcode if proc is not None else None
             self.kill()
             return False, f"the scanner process died while reading this file (exit code {code})"
         except RuntimeError as e:
@@ -89,13 +98,20 @@ class WorkerProcess:
         return kind == "done", payload
 
     def kill(self) -> None:
-        if self.proc is not None and self.proc.is_alive():
-            self.proc.kill()
-        if self.proc is not None:
-            self.proc.join(5)
-        if self.conn is not None:
-            self.conn.close()
-        self.proc = self.conn = None
+        with self._lock:
+            proc, conn = self.proc, self.conn
+            self.proc = self.conn = None
+        if proc is not None and proc.pid is not None:
+            if proc.is_alive():
+                proc.kill()
+            proc.join(5)
+        if conn is not None:
+            conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+        self.kill()
 
 
 class ScanWorkers:
@@ -108,6 +124,7 @@ class ScanWorkers:
         self._lock = threading.Lock()
         self._pending = 0
         self._threads: list[threading.Thread] = []
+        self._stopping = False
         self._procs = [WorkerProcess(settings.model, settings.num_frames) for _ in range(settings.workers)]
 
     @property
@@ -130,12 +147,15 @@ class ScanWorkers:
         return True
 
     def stop(self) -> None:
+        """Shut down without waiting for running scans: they stay 'running' with their uploads on disk, and the
+        next start re-queues them."""
+        self._stopping = True
         for _ in self._threads:
             self._jobs.put(None)
-        for t in self._threads:
-            t.join(timeout=self.settings.scan_timeout_s + 10)
         for proc in self._procs:
-            proc.kill()
+            proc.close()
+        for t in self._threads:
+            t.join(timeout=10)
 
     def _loop(self, proc: WorkerProcess) -> None:
         while (scan_id := self._jobs.get()) is not None:
@@ -160,14 +180,18 @@ class ScanWorkers:
             self.store.finish(scan_id, error="the uploaded file is gone; upload it again")
             return
         self.store.mark_running(scan_id)
+        finished = False
         try:
             ok, payload = proc.run(upload, self.settings.scan_timeout_s)
+            if self._stopping and not ok:  # killed by stop(): the next start re-queues it
+                return
             if ok:
                 report = json.loads(payload)
                 report["path"] = record.filename  # never expose server paths
                 self.store.finish(scan_id, report=report)
             else:
                 self.store.finish(scan_id, error=payload)
+            finished = True
         finally:
-            if not record.keep:
+            if finished and not record.keep:
                 upload.unlink(missing_ok=True)
