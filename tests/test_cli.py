@@ -105,3 +105,8 @@ def test_unexpected_failure_costs_one_input_not_the_batch(tmp_path, monkeypatch,
 def test_bad_option_values_are_usage_errors():
     proc = run_cli("detect", "--threshold", "1.5", "x.mp4")
     assert proc.returncode == 2 and "between 0 and 1" in proc.stderr
+
+
+def test_serve_with_an_unknown_model_fails_before_listening(capsys):
+    assert main(["serve", "--model", "nope", "--port", "1"]) == 1
+    assert "no shipped weights for model 'nope'" in capsys.readouterr().err

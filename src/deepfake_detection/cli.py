@@ -93,6 +93,9 @@ def _cmd_serve(args) -> int:
     settings = Settings.from_env(host=args.host, port=args.port, workers=args.workers,
                                  data_dir=Path(args.data_dir) if args.data_dir else None,
                                  max_upload_mb=args.max_upload_mb, model=args.model)
+    from .models.serving import load_scorer
+
+    load_scorer(settings.model or None)  # a wrong --model fails here, not in every scan
     print(f"deepfake-detect serving on http://{settings.host}:{settings.port}/  (API docs: /docs, data: "
           f"{settings.data_dir.resolve()})", file=sys.stderr)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info" if args.verbose else "warning")
