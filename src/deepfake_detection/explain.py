@@ -54,8 +54,10 @@ def frame_with_box(rgb: np.ndarray, box, label: str = "") -> np.ndarray:
     thick = max(2, round(max(img.shape[:2]) / 240))
     cv2.rectangle(img, (x1, y1), (x2, y2), (255, 40, 40), thick)
     if label:
-        cv2.putText(img, label, (x1, max(14, y1 - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * thick / 2, (255, 40, 40),
-                    thick, cv2.LINE_AA)
+        font, size = cv2.FONT_HERSHEY_SIMPLEX, 0.5 * thick / 2
+        (tw, th), _ = cv2.getTextSize(label, font, size, thick)
+        x = min(max(0, x1), max(0, img.shape[1] - tw - 2))  # keep the label inside the picture
+        cv2.putText(img, label, (x, max(th + 2, y1 - 6)), font, size, (255, 40, 40), thick, cv2.LINE_AA)
     return img
 
 
