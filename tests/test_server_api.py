@@ -81,6 +81,18 @@ def test_oversized_upload_is_413_and_leaves_nothing(client, tmp_path, data_dir):
     assert leftovers(data_dir) == []
 
 
+def test_oversized_streamed_upload_without_length_is_cut_off_with_413(client, data_dir):
+    def body():  # chunked transfer: no Content-Length to reject up front
+        yield b"--xx\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.mp4\"\r\n\r\n"
+        for _ in range(40):
+            yield b"\0" * 65536
+        yield b"\r\n--xx--\r\n"
+
+    r = client.post("/api/v1/scans", content=body(), headers={"content-type": "multipart/form-data; boundary=xx"})
+    assert r.status_code == 413 and "limit" in r.json()["error"]
+    assert leftovers(data_dir) == []
+
+
 def test_content_not_name_decides_what_is_accepted(client, tmp_path, data_dir):
     fake_mp4 = tmp_path / "report.mp4"
     fake_mp4.write_bytes(b"%PDF-1.7\n" + b"x" * 1000)
