@@ -96,3 +96,33 @@ def test_self_blended_stacking_fakes_come_from_real_crops_only(tmp_path):
     samples.append(Sample(str(tmp_path / "missing_fake.png"), "FAKE", "g9", "val"))  # never read: fakes are skipped
     blends = fusion.self_blended(samples, 128, share=0.5, cache_dir=tmp_path / "cache")
     assert blends.shape == (3, 128, 128, 3) and blends.dtype == np.uint8
+
+
+def test_flip_tta_scores_a_crop_and_its_mirror_alike(tmp_path):
+    card = json.loads((weights_dir() / "efficientnet_lite0.json").read_text())
+    shutil.copy(weights_dir() / "efficientnet_lite0.onnx", tmp_path / "m.onnx")
+    crops = np.random.default_rng(2).integers(0, 255, (4, 128, 128, 3), np.uint8)
+    mirrored = np.ascontiguousarray(crops[:, :, ::-1])
+    (tmp_path / "m.json").write_text(json.dumps(dict(card, tta="hflip")))
+    tta = load_scorer(str(tmp_path / "m.onnx"))
+    np.testing.assert_allclose(tta.logits(crops), tta.logits(mirrored), rtol=1e-5, atol=1e-5)
+    (tmp_path / "m.json").write_text(json.dumps(dict(card, tta="none")))
+    plain = load_scorer(str(tmp_path / "m.onnx"))
+    assert not np.allclose(plain.logits(crops), plain.logits(mirrored), atol=1e-5)
+    np.testing.assert_allclose(tta.logits(crops), (plain.logits(crops) + plain.logits(mirrored)) / 2, rtol=1e-5)
+    (tmp_path / "m.json").write_text(json.dumps(dict(card, tta="rot90")))
+    with pytest.raises(ModelError, match="unknown tta"):
+        load_scorer(str(tmp_path / "m.onnx"))
+
+
+def test_calibrate_refits_platt_and_keeps_real_flags_within_target(tiny_crops, tmp_path, capsys):
+    from deepfake_detection.cli import main
+    from deepfake_detection.train.datasets import read_manifest
+
+    out = tmp_path / "card.json"
+    assert main(["calibrate", "efficientnet_lite0", "--data", str(tiny_crops), "--tta", "hflip",
+                 "--target-fpr", "0.25", "--out", str(out)]) == 0
+    card = json.loads(out.read_text())
+    assert card["tta"] == "hflip" and card["threshold"] >= 0.5 and set(card["calibration"]) == {"a", "b"}
+    assert card["operating_point"]["val_real_crops_flagged"] <= 0.25
+    assert card["validation"]["n"] == sum(s.split == "val" for s in read_manifest(tiny_crops))

@@ -102,6 +102,61 @@ def _cmd_serve(args) -> int:
     return 0
 
 
+def _cmd_calibrate(args) -> int:
+    import numpy as np
+    from tqdm import tqdm
+
+    from .evaluate import binary_metrics
+    from .models.serving import Calibration, load_scorer
+    from .train import fusion
+    from .train.datasets import read_manifest
+
+    scorer = load_scorer(args.model)
+    if not hasattr(scorer, "tta"):
+        raise DeepfakeError("calibrate takes a single ONNX model; a fusion is calibrated by `fuse`")
+    scorer.tta = args.tta
+    val = [s for s in read_manifest(args.data) if s.split == "val"]
+    if not val:
+        raise DeepfakeError(f"no split=val rows in {args.data}")
+    z = fusion.component_logits([scorer], val)[:, 0]
+    y = np.array([s.y for s in val])
+    (a,), b = fusion.fit_stack(z[:, None], y)
+    scorer.calibration = Calibration(float(a), float(b))
+    p_val = scorer.probability(z)
+    threshold = fusion.threshold_for_fpr(p_val[y == 0], args.target_fpr)
+    rule = f"max(0.5, ≤{args.target_fpr:.0%} of validation REAL crops flagged"
+    card = dict(scorer.card, tta=args.tta, calibration={"a": float(a), "b": float(b)})
+    if args.real_videos:
+        real_dir = Path(args.real_videos)
+        variants = fusion.recompressed(real_dir, Path(args.work))
+        bar = None if args.quiet else (lambda it: tqdm(it, desc="real videos", file=sys.stderr))
+        real_p = fusion.video_probabilities(scorer, variants, args.frames, progress=bar)
+        found = real_p[~np.isnan(real_p)]
+        if len(found):
+            threshold = max(threshold, fusion.threshold_for_fpr(found, args.target_fpr))
+        rule += f", ≤{args.target_fpr:.0%} of held-apart REAL videos flagged"
+        card["operating_point"] = {
+            "real_videos": int(len(found)),
+            "real_sources": sorted(p.name for p in real_dir.iterdir() if p.suffix.lower() in fusion.VIDEO_SUFFIXES),
+            "real_videos_flagged": float((found >= threshold).mean()) if len(found) else None,
+            "real_videos_no_face": int(np.isnan(real_p).sum()),
+        }
+    card.update(threshold=threshold, threshold_rule=rule + ")", validation=binary_metrics(y, p_val, threshold))
+    card.setdefault("operating_point", {}).update(
+        threshold=threshold, val_real_crops_flagged=float((p_val[y == 0] >= threshold).mean()),
+        val_fake_crops_caught=float((p_val[y == 1] >= threshold).mean()))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(card, indent=2) + "\n")
+    m, op = card["validation"], card["operating_point"]
+    print(f"wrote {out}: tta {args.tta}, Platt a={a:.3f} b={b:.3f}, threshold {threshold:.3f}; validation AUC "
+          f"{m['auc']:.4f}, log loss {m['log_loss']:.4f}, ECE {m['ece']:.4f}; REAL crops flagged "
+          f"{op['val_real_crops_flagged']:.1%}, FAKE crops caught {op['val_fake_crops_caught']:.1%}"
+          + (f"; real videos flagged {op['real_videos_flagged']:.1%} of {op['real_videos']}"
+             if op.get("real_videos") else ""))
+    return 0
+
+
 def _cmd_fuse(args) -> int:
     import os
 
@@ -487,6 +542,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--size", type=int, default=128, help="crop side in px (default: %(default)s)")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=_cmd_sbi_preview)
+
+    s = sub.add_parser("calibrate", help="refit a model's Platt calibration and threshold (optionally with flip "
+                                          "test-time augmentation) and write its card",
+                       description="Scores the manifest's validation crops with the ONNX model (averaging each crop "
+                                   "with its mirror image under --tta hflip), refits Platt scaling, and sets the "
+                                   "threshold so at most --target-fpr of the validation REAL crops, and of the "
+                                   "re-encoded --real-videos, are flagged. Write the card next to its .onnx to use it.")
+    s.add_argument("model", help="shipped name or exported .onnx path")
+    s.add_argument("--data", required=True, help="crop manifest with a val split")
+    s.add_argument("--tta", choices=("none", "hflip"), default="none", help="test-time augmentation (default: %(default)s)")
+    s.add_argument("--real-videos", help="folder of held-apart REAL videos for the operating point")
+    s.add_argument("--out", required=True, help="model card .json to write")
+    s.add_argument("--target-fpr", type=_probability, default=0.05, help="(default: %(default)s)")
+    s.add_argument("--frames", type=_positive_int, default=32, help="frames sampled per video (default: %(default)s)")
+    s.add_argument("--work", default="data/real_variants", help="cache of re-encoded real videos (default: %(default)s)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=_cmd_calibrate)
 
     s = sub.add_parser("fuse", help="stack frame models (logistic regression on validation crops) and set the "
                                      "operating point on held-apart real videos",

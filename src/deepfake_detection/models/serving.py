@@ -13,6 +13,7 @@ import numpy as np
 from ..errors import ModelError
 
 DEFAULT_MODEL = "efficientnet_lite0"
+TTA_MODES = ("none", "hflip")
 
 
 def weights_dir() -> Path:
@@ -56,12 +57,21 @@ class FrameScorer:
         self.input_size: int = int(card["input_size"])
         self.calibration = Calibration(**card.get("calibration", {}))
         self.threshold: float = float(card.get("threshold", 0.5))
+        self.tta: str = card.get("tta", "none")  # "hflip": average the logits of each crop and its mirror image
+        if self.tta not in TTA_MODES:
+            raise ModelError(f"{self.name}: unknown tta {self.tta!r}; known: {', '.join(TTA_MODES)}")
         self._input = self.session.get_inputs()[0].name
 
     def logits(self, crops: np.ndarray, batch_size: int = 32) -> np.ndarray:
         crops = np.ascontiguousarray(crops, dtype=np.uint8)
         if crops.ndim != 4 or crops.shape[1:] != (self.input_size, self.input_size, 3):
             raise ModelError(f"{self.name} expects crops [N, {self.input_size}, {self.input_size}, 3], got {crops.shape}")
+        out = self._run(crops, batch_size)
+        if self.tta == "hflip":
+            out = (out + self._run(np.ascontiguousarray(crops[:, :, ::-1]), batch_size)) / 2
+        return out
+
+    def _run(self, crops: np.ndarray, batch_size: int) -> np.ndarray:
         out = [self.session.run(None, {self._input: crops[i : i + batch_size]})[0].reshape(-1)
                for i in range(0, len(crops), batch_size)]
         return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
