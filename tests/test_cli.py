@@ -110,3 +110,16 @@ def test_bad_option_values_are_usage_errors():
 def test_serve_with_an_unknown_model_fails_before_listening(capsys):
     assert main(["serve", "--model", "nope", "--port", "1"]) == 1
     assert "no shipped weights for model 'nope'" in capsys.readouterr().err
+
+
+def test_new_options_reject_bad_paths_with_one_line(tmp_path, capsys):
+    clip = write_video(tmp_path / "clip.mp4", gradient_frames(4))
+    (tmp_path / "afile").write_text("x")
+    assert main(["detect", str(clip), "--explain", str(tmp_path / "afile" / "sub")]) == 1
+    assert "cannot write explanations" in capsys.readouterr().err
+    (tmp_path / "dyn.json").write_text('{"bad": 1}')
+    assert main(["detect", str(clip), "--dynamics", str(tmp_path / "dyn.json")]) == 1
+    assert "not a landmark-dynamics model" in capsys.readouterr().err
+    for cmd in (["calibrate", "efficientnet_lite0"], ["fuse", "--models", "efficientnet_lite0"]):
+        assert main(cmd + ["--data", "x.csv", "--real-videos", str(tmp_path / "none"), "--out", "c.json"]) == 1
+        assert "is not a folder" in capsys.readouterr().err

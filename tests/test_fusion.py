@@ -126,3 +126,24 @@ def test_calibrate_refits_platt_and_keeps_real_flags_within_target(tiny_crops, t
     assert card["tta"] == "hflip" and card["threshold"] >= 0.5 and set(card["calibration"]) == {"a", "b"}
     assert card["operating_point"]["val_real_crops_flagged"] <= 0.25
     assert card["validation"]["n"] == sum(s.split == "val" for s in read_manifest(tiny_crops))
+
+
+def test_operating_point_bounds_real_videos_and_crops(tmp_path):
+    from deepfake_detection.errors import DeepfakeError
+
+    real = tmp_path / "real"
+    real.mkdir()
+    write_video(real / "talk.mp4", [drawn_face(cx=150 + i) for i in range(10)])
+    scorer = load_scorer()
+    p_val, y_val = np.array([0.1, 0.2, 0.95, 0.9, 0.8]), np.array([0, 0, 0, 1, 1])
+    point = fusion.operating_point(scorer, p_val, y_val, 0.05, real, tmp_path / "variants", num_frames=4)
+    op = point["operating_point"]
+    assert point["threshold"] > 0.95 and op["val_real_crops_flagged"] == 0  # no REAL crop may be flagged
+    assert op["real_videos"] == 3 and op["real_videos_flagged"] == 0 and op["real_sources"] == ["talk.mp4"]
+    assert "held-apart REAL videos" in point["threshold_rule"]
+    crops_only = fusion.operating_point(scorer, p_val, y_val, 0.05)
+    assert "real_videos" not in crops_only["operating_point"]
+    (tmp_path / "blank").mkdir()
+    write_video(tmp_path / "blank" / "wall.mp4", [np.full((120, 160, 3), 90, np.uint8)] * 5)
+    with pytest.raises(DeepfakeError, match="no face found"):
+        fusion.operating_point(scorer, p_val, y_val, 0.05, tmp_path / "blank", tmp_path / "v2", num_frames=4)

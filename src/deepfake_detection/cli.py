@@ -45,8 +45,16 @@ def _cmd_detect(args) -> int:
 
         try:
             dynamics = DynamicsModel.load(args.dynamics)
-        except (OSError, ValueError, KeyError) as e:
+        except KeyError as e:
+            raise DeepfakeError(f"{args.dynamics} is not a landmark-dynamics model: no {e} field") from e
+        except (OSError, ValueError) as e:
             raise DeepfakeError(f"cannot load the dynamics model {args.dynamics}: {e}") from e
+    explain_dir = Path(args.explain) if args.explain else None
+    if explain_dir is not None:
+        try:
+            explain_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise DeepfakeError(f"cannot write explanations to {explain_dir}: {e.strerror}") from e
     detector = Detector(scorer, num_frames=args.frames, threshold=args.threshold, explain=bool(args.explain),
                         dynamics=dynamics)
     threshold = scorer.threshold if args.threshold is None else args.threshold
@@ -63,7 +71,7 @@ def _cmd_detect(args) -> int:
                                    model=scorer.name, threshold=threshold)
         failed += report.verdict == "ERROR"
         if args.explain and report.faces:
-            saved = _save_explanations(report, Path(args.explain))
+            saved = _save_explanations(report, explain_dir)
             if not args.json:
                 bar.write("\n".join(f"  saved    {p}" for p in saved))
         bar.write(report.to_json() if args.json else _human(report))  # tqdm.write: stdout, bar kept intact
@@ -74,7 +82,6 @@ def _save_explanations(report, out: Path) -> list[Path]:
     """Write each face's pictures (frame with box, crop, crop under heatmap) as JPEG files named after the input."""
     import base64
 
-    out.mkdir(parents=True, exist_ok=True)
     stem, saved = Path(report.path).stem, []
     for f in report.faces:
         e = f.explanation
@@ -102,58 +109,55 @@ def _cmd_serve(args) -> int:
     return 0
 
 
+def _real_dir(args) -> Path | None:
+    """--real-videos as a folder, checked before any slow work."""
+    if not args.real_videos:
+        return None
+    real = Path(args.real_videos)
+    if not real.is_dir():
+        raise DeepfakeError(f"--real-videos {real} is not a folder")
+    return real
+
+
+def _real_video_bar(args):
+    from tqdm import tqdm
+
+    return None if args.quiet else (lambda it: tqdm(it, desc="real videos", file=sys.stderr))
+
+
+def _write_card(card: dict, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(card, indent=2) + "\n")
+
+
 def _cmd_calibrate(args) -> int:
     import numpy as np
-    from tqdm import tqdm
 
     from .evaluate import binary_metrics
     from .models.serving import Calibration, load_scorer
     from .train import fusion
-    from .train.datasets import read_manifest
 
+    real = _real_dir(args)
     scorer = load_scorer(args.model)
     if not hasattr(scorer, "tta"):
         raise DeepfakeError("calibrate takes a single ONNX model; a fusion is calibrated by `fuse`")
     scorer.tta = args.tta
-    val = [s for s in read_manifest(args.data) if s.split == "val"]
-    if not val:
-        raise DeepfakeError(f"no split=val rows in {args.data}")
+    val, y = fusion.validation_split(args.data)
     z = fusion.component_logits([scorer], val)[:, 0]
-    y = np.array([s.y for s in val])
     (a,), b = fusion.fit_stack(z[:, None], y)
     scorer.calibration = Calibration(float(a), float(b))
     p_val = scorer.probability(z)
-    threshold = fusion.threshold_for_fpr(p_val[y == 0], args.target_fpr)
-    rule = f"max(0.5, ≤{args.target_fpr:.0%} of validation REAL crops flagged"
-    card = dict(scorer.card, tta=args.tta, calibration={"a": float(a), "b": float(b)})
-    if args.real_videos:
-        real_dir = Path(args.real_videos)
-        variants = fusion.recompressed(real_dir, Path(args.work))
-        bar = None if args.quiet else (lambda it: tqdm(it, desc="real videos", file=sys.stderr))
-        real_p = fusion.video_probabilities(scorer, variants, args.frames, progress=bar)
-        found = real_p[~np.isnan(real_p)]
-        if len(found):
-            threshold = max(threshold, fusion.threshold_for_fpr(found, args.target_fpr))
-        rule += f", ≤{args.target_fpr:.0%} of held-apart REAL videos flagged"
-        card["operating_point"] = {
-            "real_videos": int(len(found)),
-            "real_sources": sorted(p.name for p in real_dir.iterdir() if p.suffix.lower() in fusion.VIDEO_SUFFIXES),
-            "real_videos_flagged": float((found >= threshold).mean()) if len(found) else None,
-            "real_videos_no_face": int(np.isnan(real_p).sum()),
-        }
-    card.update(threshold=threshold, threshold_rule=rule + ")", validation=binary_metrics(y, p_val, threshold))
-    card.setdefault("operating_point", {}).update(
-        threshold=threshold, val_real_crops_flagged=float((p_val[y == 0] >= threshold).mean()),
-        val_fake_crops_caught=float((p_val[y == 1] >= threshold).mean()))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(card, indent=2) + "\n")
+    point = fusion.operating_point(scorer, p_val, y, args.target_fpr, real, Path(args.work), args.frames,
+                                   _real_video_bar(args))
+    card = dict(scorer.card, tta=args.tta, calibration={"a": float(a), "b": float(b)}, **point,
+                validation=binary_metrics(y, p_val, point["threshold"]))
+    _write_card(card, Path(args.out))
     m, op = card["validation"], card["operating_point"]
-    print(f"wrote {out}: tta {args.tta}, Platt a={a:.3f} b={b:.3f}, threshold {threshold:.3f}; validation AUC "
-          f"{m['auc']:.4f}, log loss {m['log_loss']:.4f}, ECE {m['ece']:.4f}; REAL crops flagged "
+    print(f"wrote {args.out}: tta {args.tta}, Platt a={a:.3f} b={b:.3f}, threshold {op['threshold']:.3f}; "
+          f"validation AUC {m['auc']:.4f}, log loss {m['log_loss']:.4f}, ECE {m['ece']:.4f}; REAL crops flagged "
           f"{op['val_real_crops_flagged']:.1%}, FAKE crops caught {op['val_fake_crops_caught']:.1%}"
           + (f"; real videos flagged {op['real_videos_flagged']:.1%} of {op['real_videos']}"
-             if op.get("real_videos") else ""))
+             if "real_videos" in op else ""))
     return 0
 
 
@@ -161,23 +165,18 @@ def _cmd_fuse(args) -> int:
     import os
 
     import numpy as np
-    from tqdm import tqdm
 
     from .evaluate import binary_metrics
     from .models.serving import FusionScorer, load_scorer
     from .train import fusion
-    from .train.datasets import read_manifest
 
+    real = _real_dir(args)
     scorers = [load_scorer(m) for m in args.models]
     if len({s.input_size for s in scorers}) != 1:
         raise DeepfakeError("the fused models must take the same input size")
-    val = [s for s in read_manifest(args.data) if s.split == "val"]
-    if not val:
-        raise DeepfakeError(f"no split=val rows in {args.data}")
-    bar = None if args.quiet else (lambda it, desc: tqdm(it, desc=desc, file=sys.stderr))
+    val, y_val = fusion.validation_split(args.data)
     print(f"scoring {len(val)} validation crops with {len(scorers)} models", file=sys.stderr)
     z_val = fusion.component_logits(scorers, val)
-    y_val = np.array([s.y for s in val])
     z_fit, y_fit = z_val, y_val
     if args.sbi > 0:
         blends = fusion.self_blended(val, scorers[0].input_size, args.sbi, Path(args.cache_dir))
@@ -187,40 +186,19 @@ def _cmd_fuse(args) -> int:
               file=sys.stderr)
     weights, bias = fusion.fit_stack(z_fit, y_fit)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     names = [m if not Path(m).suffix else os.path.relpath(Path(m).resolve(), out.parent.resolve()) for m in args.models]
     card = fusion.build_card(args.name, names, weights, bias, scorers[0].input_size)
     fused = FusionScorer(card, scorers)
-
-    real_dir = Path(args.real_videos)
-    variants = fusion.recompressed(real_dir, Path(args.work))
-    real_p = fusion.video_probabilities(fused, variants, args.frames,
-                                        progress=(lambda it: bar(it, "real videos")) if bar else None)
-    found = real_p[~np.isnan(real_p)]
-    if len(found) == 0:
-        raise DeepfakeError(f"no face found in any video of {real_dir}")
     p_val = fused.probability(z_val @ weights + bias)
-    thr_video = fusion.threshold_for_fpr(found, args.target_fpr)
-    thr_crops = fusion.threshold_for_fpr(p_val[y_val == 0], args.target_fpr)
-    threshold = max(thr_video, thr_crops)
-    card["threshold"] = threshold
-    card["threshold_rule"] = (f"max(0.5, ≤{args.target_fpr:.0%} of held-apart REAL videos flagged, ≤{args.target_fpr:.0%} "
-                              f"of validation REAL crops flagged)")
-    card["validation"] = fusion.fusion_report(scorers, z_val, y_val, fused)
+    point = fusion.operating_point(fused, p_val, y_val, args.target_fpr, real, Path(args.work), args.frames,
+                                   _real_video_bar(args))
+    threshold = point["threshold"]
+    card.update(point, validation=fusion.component_metrics(scorers, z_val, y_val))
     card["validation"][args.name] = binary_metrics(y_val, p_val, threshold)
     if args.sbi > 0:
         card["stacking_set"] = {"validation_crops": int(len(y_val)), "self_blends": int(len(z_sbi)),
                                 "self_blends_caught": float((fused.probability(z_sbi @ weights + bias) >= threshold).mean())}
-    card["operating_point"] = {
-        "threshold": threshold,
-        "real_videos": int(len(found)), "real_sources": sorted({p.name for p in real_dir.iterdir()
-                                                                if p.suffix.lower() in fusion.VIDEO_SUFFIXES}),
-        "real_videos_flagged": float((found >= threshold).mean()),
-        "real_videos_no_face": int(np.isnan(real_p).sum()),
-        "val_real_crops_flagged": float((p_val[y_val == 0] >= threshold).mean()),
-        "val_fake_crops_caught": float((p_val[y_val == 1] >= threshold).mean()),
-    }
-    out.write_text(json.dumps(card, indent=2) + "\n")
+    _write_card(card, out)
     if args.json:
         print(json.dumps(card))
     else:
@@ -458,6 +436,18 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
+def _add_operating_point_args(s, real_required: bool) -> None:
+    """Options shared by `calibrate` and `fuse`: the validation data and the held-apart real videos."""
+    s.add_argument("--data", required=True, help="crop manifest with a val split (e.g. data/dfdc/manifest.csv)")
+    s.add_argument("--real-videos", required=real_required,
+                   help="folder of held-apart REAL videos for the operating point (never DFDC, never the test family)")
+    s.add_argument("--target-fpr", type=_probability, default=0.05,
+                   help="share of validation REAL crops and of real videos allowed to be flagged (default: %(default)s)")
+    s.add_argument("--frames", type=_positive_int, default=32, help="frames sampled per video (default: %(default)s)")
+    s.add_argument("--work", default="data/real_variants", help="cache of re-encoded real videos (default: %(default)s)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="deepfake-detect",
@@ -550,14 +540,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "threshold so at most --target-fpr of the validation REAL crops, and of the "
                                    "re-encoded --real-videos, are flagged. Write the card next to its .onnx to use it.")
     s.add_argument("model", help="shipped name or exported .onnx path")
-    s.add_argument("--data", required=True, help="crop manifest with a val split")
     s.add_argument("--tta", choices=("none", "hflip"), default="none", help="test-time augmentation (default: %(default)s)")
-    s.add_argument("--real-videos", help="folder of held-apart REAL videos for the operating point")
     s.add_argument("--out", required=True, help="model card .json to write")
-    s.add_argument("--target-fpr", type=_probability, default=0.05, help="(default: %(default)s)")
-    s.add_argument("--frames", type=_positive_int, default=32, help="frames sampled per video (default: %(default)s)")
-    s.add_argument("--work", default="data/real_variants", help="cache of re-encoded real videos (default: %(default)s)")
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_operating_point_args(s, real_required=False)
     s.set_defaults(func=_cmd_calibrate)
 
     s = sub.add_parser("fuse", help="stack frame models (logistic regression on validation crops) and set the "
@@ -567,18 +552,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "them and sets the threshold so that at most --target-fpr of them (and of the "
                                    "validation REAL crops) are flagged. Writes a fusion card served like any model.")
     s.add_argument("--models", nargs="+", required=True, help="shipped names or exported .onnx paths (same input size)")
-    s.add_argument("--data", required=True, help="crop manifest with a val split (e.g. data/dfdc/manifest.csv)")
-    s.add_argument("--real-videos", required=True, help="folder of held-apart REAL videos (never DFDC, never the test family)")
     s.add_argument("--out", required=True, help="fusion card .json to write")
     s.add_argument("--name", default="fusion", help="model name recorded in the card (default: %(default)s)")
     s.add_argument("--sbi", type=_probability, default=0.0, help="add self-blends of this share of the validation "
                                                                   "REAL crops as a second FAKE family to the stacking set (default: %(default)s)")
     s.add_argument("--cache-dir", default="data/cache", help="landmark cache for --sbi (default: %(default)s)")
-    s.add_argument("--target-fpr", type=_probability, default=0.05, help="share of real videos allowed to be flagged (default: %(default)s)")
-    s.add_argument("--frames", type=_positive_int, default=32, help="frames sampled per video (default: %(default)s)")
-    s.add_argument("--work", default="data/real_variants", help="cache of re-encoded real videos (default: %(default)s)")
     s.add_argument("--json", action="store_true", help="print the card as JSON")
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_operating_point_args(s, real_required=True)
     s.set_defaults(func=_cmd_fuse)
 
     s = sub.add_parser("export", help="export a training run to ONNX with calibration and a model card")

@@ -13,10 +13,10 @@ from typing import Callable, Sequence
 import numpy as np
 
 from . import explain as xp
+from .dynamics import MIN_FRAMES, DynamicsModel, track_features
 from .faces import FaceConfig, FaceTrack, track_faces
 from .media import Frames, MediaLimits, read_frames
-from .models.serving import FrameScorer, load_scorer
-from .dynamics import MIN_FRAMES, DynamicsModel, track_features
+from .models.serving import FrameScorer, FusionScorer, load_scorer
 from .report import DynamicsScore, Explanation, FaceResult, FrameResult, MediaInfo, Report
 
 SMALL_FACE_PX = 48  # below this the crop is mostly upscaling blur and the score is weak evidence
@@ -36,7 +36,7 @@ def most_suspicious(track_probs: Sequence[float]) -> int:
 class Detector:
     """A configured pipeline. Build once (loads the model), call `detect` for many inputs."""
 
-    scorer: FrameScorer
+    scorer: FrameScorer | FusionScorer
     num_frames: int = 32
     threshold: float | None = None  # None: the model card's operating point
     face_cfg: FaceConfig = FaceConfig()
@@ -71,8 +71,8 @@ class Detector:
 
         faces, start = [], 0
         for tr in tracks:
-            span_ = slice(start, start + len(tr.crops))
-            lg = logits[span_]
+            rows = slice(start, start + len(tr.crops))
+            lg = logits[rows]
             start += len(tr.crops)
             frame_p = self.scorer.probability(lg)
             over = [frames.times[pos] for pos, p in zip(tr.frame_positions, frame_p) if p >= threshold]
@@ -84,7 +84,7 @@ class Detector:
                                     enhanced=d.enhanced)
                         for pos, d, p in zip(tr.frame_positions, tr.detections, frame_p)],
                 span=(over[0], over[-1]) if over else None,
-                components=self._components(parts, span_),
+                components=self._components(parts, rows),
                 dynamics=self._dynamics(tr),
             ))
         if self.explain and faces:
