@@ -92,6 +92,40 @@ def _save_explanations(report, out: Path) -> list[Path]:
     return saved
 
 
+def _cmd_scan(args) -> int:
+    from .scan import scan
+
+    if args.ray and args.ray != _RAY_LOCAL and Path(args.ray).exists() and ":" not in args.ray:
+        raise DeepfakeError(f"--ray took {args.ray!r} as a Ray address; write --ray=ADDRESS, or put --ray after "
+                            f"the paths for a local Ray instance")
+    use_ray = args.ray is not None
+    if args.ship_bytes and not use_ray:
+        raise DeepfakeError("--ship-bytes goes with --ray")
+    summary = scan(args.paths, args.out, csv=args.csv, html=args.html, workers=args.workers,
+                   retry_failed=args.retry_failed, model=args.model, num_frames=args.frames,
+                   threshold=args.threshold, use_ray=use_ray,
+                   ray_address=None if args.ray in (None, _RAY_LOCAL) else args.ray, ship_bytes=args.ship_bytes,
+                   progress=not args.quiet)
+    if args.json:
+        print(json.dumps(summary.to_dict()))
+    else:
+        v = summary.verdicts
+        skipped = sum(summary.skipped_unreadable.values())
+        print(f"{summary.files} media files: {v['FAKE']} FAKE, {v['REAL']} REAL, {v['NO_FACE']} NO_FACE, "
+              f"{v['ERROR']} ERROR; scanned now {summary.scanned}, already done {summary.already_done}; "
+              f"skipped {summary.skipped_non_media} non-media, {skipped} unreadable")
+        for reason, n in sorted(summary.skipped_unreadable.items()):
+            print(f"  skipped {n}: {reason}")
+        print(f"{summary.elapsed_s:.1f} s, {summary.files_per_min:.1f} files/min, {summary.videos_per_min:.1f} "
+              f"videos/min ({summary.backend}, {summary.workers} worker(s) x {summary.threads_per_worker} "
+              f"thread(s))")
+        print(f"results: {summary.out}" + "".join(f", {p}" for p in (summary.csv, summary.html) if p))
+    return 0 if summary.ok else 1
+
+
+_RAY_LOCAL = "local"  # `--ray` with no address
+
+
 def _cmd_serve(args) -> int:
     import uvicorn
 
@@ -473,6 +507,31 @@ def build_parser() -> argparse.ArgumentParser:
                                                            "used in the verdict)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=_cmd_detect)
+
+    s = sub.add_parser("scan", help="scan folders of videos and images into a resumable JSON Lines file (+ CSV/HTML)",
+                       description="Find every video and image under the paths (by name or content, recursively), "
+                                   "run detect on each in worker processes (or Ray actors) and append one JSON line "
+                                   "per file to --out. Rerunning skips files already done (same path and SHA-256). "
+                                   "Lines are in completion order. Exit status 0 when every file got a verdict, 1 "
+                                   "when any failed. See docs/SCAN.md.")
+    s.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (walked recursively)")
+    s.add_argument("--out", required=True, help="JSON Lines results file (appended to; resumable)")
+    s.add_argument("--csv", help="also write a CSV table of all results")
+    s.add_argument("--html", help="also write a self-contained HTML report (sortable table, thumbnails)")
+    s.add_argument("--workers", type=_positive_int, default=1,
+                   help="worker processes or Ray actors, each with its own model (default: %(default)s)")
+    s.add_argument("--retry-failed", action="store_true", help="scan files whose last result was ERROR again")
+    s.add_argument("--ray", nargs="?", const=_RAY_LOCAL, metavar="ADDRESS",
+                   help="run on Ray: a local instance without ADDRESS, else a cluster (auto, HOST:PORT, "
+                        "ray://HOST:PORT); needs the ray extra")
+    s.add_argument("--ship-bytes", action="store_true",
+                   help="with --ray: send file contents through the object store (no shared filesystem needed)")
+    s.add_argument("--frames", type=_positive_int, default=32, help="frames sampled evenly per video (default: %(default)s)")
+    s.add_argument("--model", help="shipped model name or path to an exported .onnx (default: the shipped default)")
+    s.add_argument("--threshold", type=_probability, help="P(fake) at or above which a face is FAKE (default: model card)")
+    s.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=_cmd_scan)
 
     s = sub.add_parser("serve", help="web page + REST API: upload a video, get the verdict, timeline and heatmap",
                        description="Start the upload-warning service (FastAPI under uvicorn): the page at /, the "

@@ -1,0 +1,144 @@
+"""Ray pool: the same scan on a Ray cluster. One actor per worker holds the model (`num_cpus` = its ONNX threads);
+the driver feeds them paths (or, with `ship_bytes`, the files' bytes through the object store) and collects the
+records, which the caller writes through the same resumable log as a local scan.
+
+Ray is optional (`pip install "deepfake-detection[ray]"`) and imported only here, only when asked for.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from ..errors import DeepfakeError
+from .worker import FileScanner, ScanOptions
+
+log = logging.getLogger(__name__)
+
+
+def import_ray():
+    try:
+        import ray
+    except ImportError as e:
+        raise DeepfakeError('--ray needs Ray: pip install "deepfake-detection[ray]" (or "ray==2.60.0")') from e
+    return ray
+
+
+class _ScanActor:
+    """Wrapped by `ray.remote` at run time, so importing this module never needs Ray."""
+
+    def __init__(self, options: ScanOptions):
+        self.scanner = FileScanner(options)
+
+    def ready(self) -> bool:
+        return True
+
+    def scan(self, path: str) -> dict:
+        return self.scanner.scan(path)
+
+    def scan_bytes(self, path: str, data: bytes) -> dict:
+        return self.scanner.scan_bytes(path, data)
+
+
+class RayPool:
+    """`workers` actors. `address` None starts a local Ray instance for this scan (stopped on close); otherwise it
+    connects to a running cluster ("auto", "HOST:PORT" or "ray://HOST:PORT")."""
+
+    def __init__(self, options: ScanOptions, workers: int = 1, address: str | None = None,
+                 ship_bytes: bool = False, local_cpus: int | None = None):
+        self.ray = ray = import_ray()
+        self.options, self.workers, self.ship_bytes = options, workers, ship_bytes
+        self._owns_ray = not ray.is_initialized()
+        if self._owns_ray:
+            kw = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
+            try:
+                if address:
+                    ray.init(address=address, **kw)
+                else:
+                    ray.init(num_cpus=local_cpus, **kw)
+            except Exception as e:  # ConnectionError, RuntimeError...: one line, not a Ray traceback
+                raise DeepfakeError(f"cannot start or reach Ray ({address or 'local'}): {e}".splitlines()[0]) from e
+        cpus = int(ray.cluster_resources().get("CPU", 1))  # local: `local_cpus`; a cluster: all its nodes
+        self.options = replace(options, threads=max(1, cpus // workers))
+        self._actor_cls = ray.remote(_ScanActor)
+        self._actors = []
+
+    def __enter__(self) -> "RayPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _new_actor(self):
+        return self._actor_cls.options(num_cpus=self.options.threads).remote(self.options)
+
+    def start(self) -> None:
+        ray = self.ray
+        self._actors = [self._new_actor() for _ in range(self.workers)]
+        try:
+            ray.get([a.ready.remote() for a in self._actors])
+        except ray.exceptions.RayError as e:
+            raise DeepfakeError(f"a Ray scan actor could not load the model: {_one_line(e)}") from e
+
+    def _submit(self, actor, path: str):
+        if self.ship_bytes:
+            try:
+                data = Path(path).read_bytes()
+            except OSError as e:
+                return None, f"cannot read {Path(path).name}: {e.strerror}"
+            return actor.scan_bytes.remote(path, self.ray.put(data)), None
+        return actor.scan.remote(path), None
+
+    def imap(self, paths: Iterable[str]) -> Iterator[tuple[str, dict | None, str | None]]:
+        ray = self.ray
+        todo = list(reversed(list(paths)))
+        if not todo:
+            return
+        if not self._actors:
+            self.start()
+        idle = list(self._actors)
+        running: dict = {}  # ObjectRef -> (path, actor)
+        while todo or running:
+            while todo and idle:  # one file per actor at a time: a dead actor costs only its own file
+                actor, path = idle.pop(), todo.pop()
+                ref, reason = self._submit(actor, path)
+                if ref is None:
+                    idle.append(actor)
+                    yield path, None, reason
+                    continue
+                running[ref] = (path, actor)
+            if not running:
+                continue
+            done, _ = ray.wait(list(running), num_returns=1)
+            path, actor = running.pop(done[0])
+            try:
+                record, reason = ray.get(done[0]), None
+                idle.append(actor)
+            except ray.exceptions.RayActorError as e:
+                log.warning("Ray scan actor died on %s: %s", path, _one_line(e))
+                self._actors.remove(actor)
+                fresh = self._new_actor()
+                self._actors.append(fresh)
+                idle.append(fresh)
+                record, reason = None, "worker crashed while reading this file (Ray actor died)"
+            except ray.exceptions.RayError as e:
+                idle.append(actor)
+                record, reason = None, f"Ray task failed: {_one_line(e)}"
+            yield path, record, reason
+
+    def close(self) -> None:
+        for a in self._actors:
+            try:
+                self.ray.kill(a)
+            except Exception:
+                pass
+        self._actors = []
+        if self._owns_ray and self.ray.is_initialized():
+            self.ray.shutdown()
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[-1] if text else type(e).__name__

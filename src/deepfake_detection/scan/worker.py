@@ -1,0 +1,142 @@
+"""One file in, one JSON-ready record out: the detector held by a scan worker (a local process or a Ray actor).
+
+The record is `Report.to_dict()` (the `detect --json` schema) plus `sha256`, `size` (bytes), `duration` (media
+seconds, None for images and failures), `elapsed_s` and `thumbnail`: a base64 JPEG of the crop the model saw on
+the most suspicious frame of the deciding face (None without a face). The thumbnail costs one JPEG encode; the
+occlusion explanation (`detect --explain`, ~0.4 s per face) is not run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ..errors import DeepfakeError
+from ..report import Report
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """What every worker needs to build its detector (picklable: it crosses process and node boundaries)."""
+
+    model: str | None = None
+    num_frames: int = 32
+    threshold: float | None = None
+    threads: int = 1  # ONNX Runtime (and OpenCV) threads in this worker
+    timeout_s: float = 600.0  # per file, local pool only
+
+
+def file_digest(path: str | os.PathLike) -> tuple[str, int]:
+    """SHA-256 hex digest and size in bytes, read in 1 MiB chunks."""
+    h, size = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+def failed_record(path: str, error: str, model: str, threshold: float, sha256: str | None = None,
+                  size: int | None = None, elapsed_s: float = 0.0) -> dict:
+    rec = Report.failed(path, error, model=model, threshold=threshold).to_dict()
+    rec.update(sha256=sha256, size=size, duration=None, elapsed_s=round(elapsed_s, 3), thumbnail=None)
+    return rec
+
+
+class _TrackRecorder:
+    """The pipeline's `track` seam, wrapped to keep the last face tracks (their crops give the thumbnail)."""
+
+    def __init__(self):
+        from ..faces import track_faces
+
+        self.inner = track_faces
+        self.last = []
+
+    def __call__(self, frames, cfg):
+        self.last = self.inner(frames, cfg)
+        return self.last
+
+
+class FileScanner:
+    """Loads the model once; `scan(path)` never raises (a bug costs one file, never the batch)."""
+
+    def __init__(self, options: ScanOptions):
+        import cv2
+
+        from ..models.serving import load_scorer
+        from ..pipeline import Detector
+
+        cv2.setNumThreads(options.threads)
+        self.options = options
+        self.scorer = load_scorer(options.model, threads=options.threads)
+        self.threshold = self.scorer.threshold if options.threshold is None else options.threshold
+        self._tracks = _TrackRecorder()
+        self.detector = Detector(self.scorer, num_frames=options.num_frames, threshold=options.threshold,
+                                 track=self._tracks)
+
+    def scan(self, path: str) -> dict:
+        t0 = time.perf_counter()
+        try:
+            sha256, size = file_digest(path)
+        except OSError as e:
+            return failed_record(path, f"cannot read {Path(path).name}: {e.strerror}", self.scorer.name,
+                                 self.threshold, elapsed_s=time.perf_counter() - t0)
+        return self._detect(path, path, sha256, size, t0)
+
+    def scan_bytes(self, path: str, data: bytes) -> dict:
+        """Scan content shipped by the driver (`--ship-bytes`): written to a private temp file under the same
+        name, reported under `path`."""
+        t0 = time.perf_counter()
+        sha256, size = hashlib.sha256(data).hexdigest(), len(data)
+        folder = tempfile.mkdtemp(prefix="deepfake-scan-")
+        try:
+            local = Path(folder) / (Path(path).name or "input")
+            local.write_bytes(data)
+            return self._detect(str(local), path, sha256, size, t0)
+        except OSError as e:
+            return failed_record(path, f"cannot stage {Path(path).name} on this worker: {e.strerror}",
+                                 self.scorer.name, self.threshold, sha256, size, time.perf_counter() - t0)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _detect(self, local: str, path: str, sha256: str, size: int, t0: float) -> dict:
+        self._tracks.last = []
+        try:
+            report = self.detector.detect(local)
+            thumbnail = self._thumbnail(report)
+        except DeepfakeError as e:
+            return failed_record(path, str(e), self.scorer.name, self.threshold, sha256, size,
+                                 time.perf_counter() - t0)
+        except Exception as e:  # a bug or a decoder surprise: this file fails with its reason
+            log.debug("internal error on %s", path, exc_info=True)
+            return failed_record(path, f"internal error: {type(e).__name__}: {e}".splitlines()[0],
+                                 self.scorer.name, self.threshold, sha256, size, time.perf_counter() - t0)
+        finally:
+            self._tracks.last = []  # crops of a whole video: do not keep them until the next file
+        if local != path:
+            report = replace(report, path=path)
+        rec = report.to_dict()
+        rec.update(sha256=sha256, size=size, duration=None if report.media.is_image else rec["media"]["duration"],
+                   elapsed_s=round(time.perf_counter() - t0, 3), thumbnail=thumbnail)
+        return rec
+
+    def _thumbnail(self, report: Report) -> str | None:
+        """The deciding face's crop on its most suspicious frame (what the model saw), as base64 JPEG."""
+        from ..explain import b64_jpeg
+
+        if not report.faces:
+            return None
+        best = max(report.faces, key=lambda f: f.probability)  # the pipeline's most_suspicious: first maximum
+        track = next((t for t in self._tracks.last if t.track_id == best.track_id), None)
+        if track is None or len(track.crops) != len(best.frames) or not best.frames:
+            return None
+        k = max(range(len(best.frames)), key=lambda i: best.frames[i].probability)
+        return b64_jpeg(track.crops[k])
