@@ -47,6 +47,11 @@ def _serve(conn, model: str, num_frames: int) -> None:
             conn.send(("failed", f"internal error: {type(e).__name__}: {e}".splitlines()[0]))
 
 
+def public_reason(reason: str, upload: Path, filename: str) -> str:
+    """A scan's failure reason as clients see it: the client's file name in place of the server's upload path."""
+    return reason.replace(str(upload), filename).replace(upload.name, filename)
+
+
 class WorkerProcess:
     """One long-lived detector process, restarted after a crash or a timeout. `close()` (from another thread)
     kills it and keeps it from restarting."""
@@ -190,7 +195,7 @@ class ScanWorkers:
                 report["path"] = record.filename  # never expose server paths
                 self.store.finish(scan_id, report=report)
             else:
-                self.store.finish(scan_id, error=payload)
+                self.store.finish(scan_id, error=public_reason(payload, upload, record.filename))
             finished = True
         finally:
             if finished and not record.keep:
