@@ -112,8 +112,8 @@ class FileScanner:
         try:
             report = self.detector.detect(local)
             thumbnail = self._thumbnail(report)
-        except DeepfakeError as e:
-            return failed_record(path, str(e), self.scorer.name, self.threshold, sha256, size,
+        except DeepfakeError as e:  # a staged copy (--ship-bytes) is reported under its original path
+            return failed_record(path, str(e).replace(local, path), self.scorer.name, self.threshold, sha256, size,
                                  time.perf_counter() - t0)
         except Exception as e:  # a bug or a decoder surprise: this file fails with its reason
             log.debug("internal error on %s", path, exc_info=True)
