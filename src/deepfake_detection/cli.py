@@ -131,9 +131,13 @@ def _cmd_serve(args) -> int:
 
     from .server import Settings, create_app
 
+    from .server.settings import check_data_dir
+
     settings = Settings.from_env(host=args.host, port=args.port, workers=args.workers,
                                  data_dir=Path(args.data_dir) if args.data_dir else None,
-                                 max_upload_mb=args.max_upload_mb, model=args.model)
+                                 max_upload_mb=args.max_upload_mb, model=args.model, token=args.token,
+                                 insecure_no_token=args.insecure_no_token or None)
+    check_data_dir(settings.data_dir)
     from .models.serving import load_scorer
 
     load_scorer(settings.model or None)  # a wrong --model fails here, not in every scan
@@ -518,8 +522,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="JSON Lines results file (appended to; resumable)")
     s.add_argument("--csv", help="also write a CSV table of all results")
     s.add_argument("--html", help="also write a self-contained HTML report (sortable table, thumbnails)")
-    s.add_argument("--workers", type=_positive_int, default=1,
-                   help="worker processes or Ray actors, each with its own model (default: %(default)s)")
+    s.add_argument("--workers", type=_positive_int,
+                   help="worker processes or Ray actors, each with its own model (default: one per core, at most 4)")
     s.add_argument("--retry-failed", action="store_true", help="scan files whose last result was ERROR again")
     s.add_argument("--ray", nargs="?", const=_RAY_LOCAL, metavar="ADDRESS",
                    help="run on Ray: a local instance without ADDRESS, else a cluster (auto, HOST:PORT, "
@@ -538,13 +542,18 @@ def build_parser() -> argparse.ArgumentParser:
                                    "REST API under /api/v1 (OpenAPI at /docs), /healthz. Every option can also be "
                                    "set as an environment variable: DEEPFAKE_HOST, DEEPFAKE_PORT, DEEPFAKE_WORKERS, "
                                    "DEEPFAKE_DATA_DIR, DEEPFAKE_MAX_UPLOAD_MB, DEEPFAKE_MODEL, DEEPFAKE_QUEUE_SIZE, "
-                                   "DEEPFAKE_SCAN_TIMEOUT_S, DEEPFAKE_NUM_FRAMES, DEEPFAKE_KEEP_UPLOADS.")
+                                   "DEEPFAKE_SCAN_TIMEOUT_S, DEEPFAKE_NUM_FRAMES, DEEPFAKE_KEEP_UPLOADS, "
+                                   "DEEPFAKE_TOKEN, DEEPFAKE_INSECURE_NO_TOKEN.")
     s.add_argument("--host", help="interface to listen on (default: 127.0.0.1)")
     s.add_argument("--port", type=int, help="port (default: 8000)")
     s.add_argument("--workers", type=_positive_int, help="scans run at once, one process each (default: 1)")
     s.add_argument("--data-dir", help="SQLite database and pending uploads (default: ./deepfake-data)")
     s.add_argument("--max-upload-mb", type=float, help="largest accepted upload in MB (default: 200)")
     s.add_argument("--model", help="shipped model name or exported .onnx path (default: the shipped default)")
+    s.add_argument("--token", help="require 'Authorization: Bearer TOKEN' on /api/* (the page asks for it once); "
+                                   "prefer DEEPFAKE_TOKEN, which other users cannot read from the process list")
+    s.add_argument("--insecure-no-token", action="store_true",
+                   help="allow a non-loopback --host without a token (only behind a proxy that authenticates)")
     s.set_defaults(func=_cmd_serve)
 
     s = sub.add_parser("models", help="list registered models and which ones ship trained weights")

@@ -69,6 +69,10 @@ class FileScanner:
     """Loads the model once; `scan(path)` never raises (a bug costs one file, never the batch)."""
 
     def __init__(self, options: ScanOptions):
+        # The face detector (yuface) runs on OpenMP, which starts one spinning thread per core in each process
+        # unless told otherwise: N workers would then fight over the cores (measured: 2 workers on 2 cores were
+        # 4x slower per file). Read when libgomp loads, so set before the pipeline is imported; Ray sets it too.
+        os.environ.setdefault("OMP_NUM_THREADS", str(options.threads))
         import cv2
 
         from ..models.serving import load_scorer
