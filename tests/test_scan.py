@@ -200,3 +200,15 @@ def test_ray_local_writes_the_same_lines(tree, tmp_path):
         return sorted((r["path"], r["verdict"], r["sha256"], r["probability"], r["error"]) for r in _lines(path))
 
     assert key(ray_out) == key(local_out)
+
+
+def test_cli_ray_before_a_folder_takes_it_as_a_path(tmp_path, capsys):
+    from deepfake_detection.cli import main
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["scan", "--ray", str(empty), "--out", str(tmp_path / "r.jsonl"), "--json", "--quiet"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["files"] == 0 and summary["backend"] == "ray (local)"  # nothing to do: Ray never started
+    assert main(["scan", "--out", str(tmp_path / "r.jsonl")]) == 1
+    assert "at least one PATH" in capsys.readouterr().err

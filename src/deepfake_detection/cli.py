@@ -95,13 +95,16 @@ def _save_explanations(report, out: Path) -> list[Path]:
 def _cmd_scan(args) -> int:
     from .scan import scan
 
-    if args.ray and args.ray != _RAY_LOCAL and Path(args.ray).exists() and ":" not in args.ray:
-        raise DeepfakeError(f"--ray took {args.ray!r} as a Ray address; write --ray=ADDRESS, or put --ray after "
-                            f"the paths for a local Ray instance")
+    paths = list(args.paths)
+    if args.ray not in (None, _RAY_LOCAL, "auto") and ":" not in args.ray and Path(args.ray).exists():
+        paths.insert(0, args.ray)  # `scan --ray footage/ ...`: a folder, not an address; Ray runs locally
+        args.ray = _RAY_LOCAL
+    if not paths:
+        raise DeepfakeError("scan needs at least one PATH (file or folder)")
     use_ray = args.ray is not None
     if args.ship_bytes and not use_ray:
         raise DeepfakeError("--ship-bytes goes with --ray")
-    summary = scan(args.paths, args.out, csv=args.csv, html=args.html, workers=args.workers,
+    summary = scan(paths, args.out, csv=args.csv, html=args.html, workers=args.workers,
                    retry_failed=args.retry_failed, model=args.model, num_frames=args.frames,
                    threshold=args.threshold, use_ray=use_ray,
                    ray_address=None if args.ray in (None, _RAY_LOCAL) else args.ray, ship_bytes=args.ship_bytes,
@@ -518,7 +521,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "per file to --out. Rerunning skips files already done (same path and SHA-256). "
                                    "Lines are in completion order. Exit status 0 when every file got a verdict, 1 "
                                    "when any failed. See docs/SCAN.md.")
-    s.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (walked recursively)")
+    s.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (walked recursively)")
     s.add_argument("--out", required=True, help="JSON Lines results file (appended to; resumable)")
     s.add_argument("--csv", help="also write a CSV table of all results")
     s.add_argument("--html", help="also write a self-contained HTML report (sortable table, thumbnails)")

@@ -101,31 +101,31 @@ def scan(paths: list[str | os.PathLike], out: str | os.PathLike, *, csv: str | o
                           threads=max(1, cores // workers), timeout_s=timeout_s)
     scanned: Counter = Counter()
     videos = 0
-    if use_ray:
+    backend = f"ray ({ray_address or 'local'})" if use_ray else "local"
+    pool = None  # nothing to do: no worker starts (and no Ray instance)
+    if todo and use_ray:
         from .ray_pool import RayPool
 
-        pool = RayPool(options, workers=workers, address=ray_address,
-                       ship_bytes=ship_bytes, local_cpus=cores)
+        pool = RayPool(options, workers=workers, address=ray_address, ship_bytes=ship_bytes, local_cpus=cores)
         options = pool.options
-        backend = f"ray ({ray_address or 'local'})"
-    else:
+    elif todo:
         pool = LocalPool(options, workers=workers, factory=factory)
-        backend = "local"
 
     from tqdm import tqdm
 
     bar = tqdm(total=len(todo), desc="scan", unit="file", file=sys.stderr, disable=not progress or not todo,
                dynamic_ncols=True)
     try:
-        with pool:
-            for path, record, reason in pool.imap(todo):
-                if record is None:
-                    record = _crash_record(path, reason, model_name, default_threshold)
-                results.append(record)
-                scanned[record["verdict"]] += 1
-                videos += record["verdict"] != "ERROR" and record.get("duration") is not None
-                bar.update(1)
-                bar.set_postfix(FAKE=scanned["FAKE"], ERROR=scanned["ERROR"], refresh=False)
+        if pool is not None:
+            with pool:
+                for path, record, reason in pool.imap(todo):
+                    if record is None:
+                        record = _crash_record(path, reason, model_name, default_threshold)
+                    results.append(record)
+                    scanned[record["verdict"]] += 1
+                    videos += record["verdict"] != "ERROR" and record.get("duration") is not None
+                    bar.update(1)
+                    bar.set_postfix(FAKE=scanned["FAKE"], ERROR=scanned["ERROR"], refresh=False)
     finally:
         bar.close()
 
