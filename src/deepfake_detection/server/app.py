@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 from contextlib import asynccontextmanager
@@ -79,10 +80,27 @@ class BodyLimit:
         await self.app(scope, limited_receive, guarded_send)
 
 
-async def _send_json(send, status: int, body: dict) -> None:
+class TokenAuth:
+    """With a token configured, every /api/ request needs `Authorization: Bearer <token>`; checked before the body
+    is read. The page, its scripts, /docs, /openapi.json and /healthz stay open (they hold no scan data)."""
+
+    def __init__(self, app, token: str):
+        self.app, self.expected = app, f"Bearer {token}".encode()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"].startswith("/api/"):
+            given = dict(scope["headers"]).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                return await _send_json(send, 401, {"error": "missing or wrong API token (Authorization: Bearer "
+                                                             "<token>)"}, [(b"www-authenticate", b"Bearer")])
+        return await self.app(scope, receive, send)
+
+
+async def _send_json(send, status: int, body: dict, headers: list | None = None) -> None:
     data = json.dumps(body).encode()
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
+                            *(headers or [])]})
     await send({"type": "http.response.body", "body": data})
 
 
@@ -109,6 +127,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Upload a video or image; get REAL / FAKE / NO_FACE per face with a calibrated "
                               "probability, where in the video, and a heatmap of the evidence.")
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
+    if settings.token:
+        app.add_middleware(TokenAuth, token=settings.token)  # outermost: refused before any byte is read
     app.include_router(scans.router, prefix="/api/v1")
     app.include_router(health.router)
     app.include_router(page.router)

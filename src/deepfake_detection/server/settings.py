@@ -4,8 +4,9 @@ an environment variable DEEPFAKE_<FIELD> (e.g. DEEPFAKE_MAX_UPLOAD_MB=50), and t
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -25,6 +26,8 @@ class Settings:
     keep_uploads: bool = False  # default for the per-upload `keep` choice
     host: str = "127.0.0.1"
     port: int = 8000
+    token: str = field(default="", repr=False)  # when set, /api/* needs "Authorization: Bearer <token>"
+    insecure_no_token: bool = False  # allow listening beyond loopback without a token (behind your own auth)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -49,6 +52,32 @@ class Settings:
             raise ConfigError("workers must be ≥ 1 and queue_size ≥ 0")
         if self.max_upload_mb <= 0 or self.scan_timeout_s <= 0 or self.num_frames < 1:
             raise ConfigError("max_upload_mb, scan_timeout_s and num_frames must be positive")
+        if not self.token and not self.insecure_no_token and not is_loopback(self.host):
+            raise ConfigError(f"refusing to listen on {self.host} without an API token: set --token (or "
+                              f"DEEPFAKE_TOKEN), or pass --insecure-no-token if something in front already "
+                              f"authenticates clients")
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_data_dir(path: Path) -> None:
+    """Fail early, with one line, when the data folder cannot be created or written (a file in the way, no
+    permission, read-only or full disk), instead of a traceback from the first upload or the database."""
+    probe = Path(path) / f".write-test-{os.getpid()}"
+    try:
+        (Path(path) / "uploads").mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(f"data dir {path} is not usable: {e.strerror or e}") from None
 
 
 def _parse(name: str, type_name, raw: str):

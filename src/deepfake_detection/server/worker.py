@@ -8,6 +8,7 @@ import json
 import logging
 import multiprocessing as mp
 import queue
+import signal
 import threading
 from pathlib import Path
 
@@ -50,6 +51,17 @@ def _serve(conn, model: str, num_frames: int) -> None:
 def public_reason(reason: str, upload: Path, filename: str) -> str:
     """A scan's failure reason as clients see it: the client's file name in place of the server's upload path."""
     return reason.replace(str(upload), filename).replace(upload.name, filename)
+
+
+def _exit_status(code: int | None) -> str:
+    if code is None:
+        return "exit status unknown"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 class WorkerProcess:
@@ -95,9 +107,11 @@ class WorkerProcess:
             kind, payload = conn.recv()
         except (EOFError, OSError, AttributeError):  # AttributeError: conn already dropped by kill()
             proc = self.proc
+            if proc is not None:
+                proc.join(2)  # reap it, so its exit code (or the signal that killed it) is known
             code = proc.exitcode if proc is not None else None
             self.kill()
-            return False, f"the scanner process died while reading this file (exit code {code})"
+            return False, f"the scanner process died while reading this file ({_exit_status(code)})"
         except RuntimeError as e:
             return False, str(e)
         return kind == "done", payload

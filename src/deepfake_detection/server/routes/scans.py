@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import re
 import uuid
@@ -67,6 +68,11 @@ async def create_scan(
             sha256, size, head = await run_in_threadpool(_receive, file.file, incoming, settings.max_upload_bytes)
         except TooLarge:
             raise HTTPException(413, f"file is over the {settings.max_upload_mb:g} MB upload limit") from None
+        except OSError as e:
+            if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise HTTPException(507, "the server is out of disk space; retry later",
+                                headers={"Retry-After": str(RETRY_AFTER_S)}) from None
         if size == 0:
             raise HTTPException(400, "empty file")
         kind = sniff_container(head)

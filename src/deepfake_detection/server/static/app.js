@@ -21,6 +21,25 @@ function setStatus(text, progress) {
   if (progress !== undefined) $("upload-progress").value = progress;
 }
 
+// API token: only when the server runs with --token. Asked once on a 401 and kept in this browser's localStorage.
+const TOKEN_KEY = "deepfake-token";
+
+function authHeaders() {
+  const token = localStorage.getItem(TOKEN_KEY);
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+function askToken() {
+  const token = (prompt("This server needs its API token (the --token it was started with):") || "").trim();
+  if (token) localStorage.setItem(TOKEN_KEY, token); else localStorage.removeItem(TOKEN_KEY);
+  return Boolean(token);
+}
+
+async function apiFetch(url) {
+  const res = await fetch(url, { headers: authHeaders() });
+  return res.status === 401 && askToken() ? fetch(url, { headers: authHeaders() }) : res;
+}
+
 function upload(file) {
   clearTimeout(pollTimer);
   $("result").hidden = true;
@@ -29,6 +48,7 @@ function upload(file) {
   form.append("keep", $("keep").checked ? "true" : "false");
   const xhr = new XMLHttpRequest();
   xhr.open("POST", "/api/v1/scans");
+  for (const [name, value] of Object.entries(authHeaders())) xhr.setRequestHeader(name, value);
   xhr.upload.onprogress = (e) => {
     if (e.lengthComputable) setStatus(`uploading ${file.name}… ${Math.round((100 * e.loaded) / e.total)} %`, (100 * e.loaded) / e.total);
   };
@@ -39,6 +59,8 @@ function upload(file) {
       setStatus(body.duplicate ? "already scanned: showing the stored result" : "queued", 100);
       history.replaceState(null, "", `#${body.id}`);
       poll(body.id);
+    } else if (xhr.status === 401 && askToken()) {
+      upload(file);
     } else {
       const retry = xhr.getResponseHeader("Retry-After");
       showFailure(body.error || `${xhr.status} ${xhr.statusText}`, retry ? ` (retry in ${retry} s)` : "");
@@ -53,7 +75,7 @@ async function poll(id) {
   clearTimeout(pollTimer);
   let scan;
   try {
-    const res = await fetch(`/api/v1/scans/${encodeURIComponent(id)}`);
+    const res = await apiFetch(`/api/v1/scans/${encodeURIComponent(id)}`);
     scan = await res.json();
     if (!res.ok) return showFailure(scan.error || res.statusText, "");
   } catch (e) {
@@ -167,7 +189,7 @@ function renderFaces(report) {
 
 async function refreshRecent() {
   try {
-    const res = await fetch("/api/v1/scans?limit=10");
+    const res = await apiFetch("/api/v1/scans?limit=10");
     if (!res.ok) return;
     const page = await res.json();
     $("recent").tBodies[0].replaceChildren(...page.items.map((s) => {
