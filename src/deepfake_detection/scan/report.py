@@ -104,7 +104,7 @@ def write_html(records: Iterable[dict], out: str | os.PathLike, title: str = "De
         cells = [
             (thumb, "1" if thumb else "0", ""),
             (f'<a href="#f{i}" title="{e(r["path"])}">{e(Path(r["path"]).name)}</a>', e(r["path"]), ""),
-            (f'<span class="v v-{e(v)}">{e(v)}</span>', e(v), ""),
+            (f'<span class="v v-{e(v)}" title="{e(r.get("reason") or "")}">{e(v)}</span>', e(v), ""),
             ("" if p is None else f"{p:.3f}", "" if p is None else str(p), "num"),
             (str(len(r.get("faces") or [])), str(len(r.get("faces") or [])), "num"),
             (_num(r.get("duration"), 1), _blank(r.get("duration")), "num"),
