@@ -19,11 +19,13 @@ def needs(path: Path):
     return pytest.mark.skipif(not path.is_dir(), reason=f"{path} absent (shared sample data not available)")
 
 
-def write_video(path: Path, frames: list[np.ndarray], fps: int = 10, audio: bool = False, rotate: int = 0) -> Path:
-    """Encode RGB frames to H.264 MP4 with PyAV; `rotate` (90/180/270) patches the track's display matrix."""
+def write_video(path: Path, frames: list[np.ndarray], fps: int = 10, audio: bool = False, rotate: int = 0,
+                gop: int | None = None) -> Path:
+    """Encode RGB frames to H.264 MP4 with PyAV; `rotate` (90/180/270) patches the track's display matrix;
+    `gop` sets the keyframe interval in frames (x264's default is 250)."""
     h, w = frames[0].shape[:2]
     with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=fps)
+        stream = out.add_stream("libx264", rate=fps, options={"g": str(gop)} if gop else None)
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         astream = out.add_stream("aac", rate=16000) if audio else None
         for img in frames:

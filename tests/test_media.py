@@ -24,11 +24,44 @@ def test_short_clip_returns_every_frame_once(tmp_path):
     assert frames.indices == [0, 1, 2, 3]
 
 
-def test_long_video_is_sampled_by_seeking(tmp_path):
-    path = write_video(tmp_path / "long.mp4", gradient_frames(60), fps=10)
+def test_long_video_is_sampled_by_seeking_keyframes(tmp_path):
+    path = write_video(tmp_path / "long.mp4", gradient_frames(60), fps=10, gop=10)
     frames = read_frames(path, num_frames=4, limits=MediaLimits(seek_above_s=1.0))
-    assert len(frames.images) == 4
-    assert frames.times == sorted(frames.times) and frames.times[0] > 0.4 and frames.times[-1] < 6.0
+    # Targets 0.75, 2.25, 3.75, 5.25 s; keyframes every second: each sample is the keyframe at or before it.
+    assert frames.times == pytest.approx([0.0, 2.0, 3.0, 5.0], abs=1e-6)
+    assert frames.indices == [0, 20, 30, 50]
+    means = [img.mean() for img in frames.images]
+    assert means == sorted(means)
+
+
+def test_long_video_with_one_keyframe_still_gives_distinct_samples(tmp_path):
+    path = write_video(tmp_path / "long.mp4", gradient_frames(60), fps=10)  # x264 default: one keyframe here
+    frames = read_frames(path, num_frames=4, limits=MediaLimits(seek_above_s=1.0))
+    assert len(set(frames.indices)) == 4 and frames.indices == sorted(frames.indices)
+    assert frames.times == sorted(frames.times)
+
+
+def test_skipping_unsampled_frames_returns_the_same_pixels(tmp_path):
+    """The decoder drops non-reference frames nobody asked for; the sampled frames must be bit-identical."""
+    import av
+
+    rng = np.random.default_rng(0)
+    clip = [np.clip(g.astype(int) + rng.integers(-20, 20, g.shape), 0, 255).astype(np.uint8)
+            for g in gradient_frames(60)]
+    path = write_video(tmp_path / "b.mp4", clip, gop=30)
+    frames = read_frames(path, num_frames=7)
+    with av.open(str(path)) as c:
+        every = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert frames.indices == [0, 10, 20, 30, 39, 49, 59]
+    for i, img in zip(frames.indices, frames.images):
+        assert np.array_equal(img, every[i])
+
+
+def test_big_frames_are_downscaled_while_converting(tmp_path):
+    path = write_video(tmp_path / "big.mp4", gradient_frames(5))
+    frames = read_frames(path, num_frames=2, limits=MediaLimits(work_max_side=80))
+    assert frames.images[0].shape == (60, 80, 3)
+    assert (frames.width, frames.height, frames.scale) == (160, 120, 0.5)
 
 
 def test_video_with_audio_track_still_reads(tmp_path):

@@ -1,8 +1,11 @@
 """Media stage: decode a video or image and sample frames evenly (PyAV / FFmpeg).
 
-One public entry: `read_frames(path, num_frames) -> Frames`. Short clips are decoded forward once, converting
-only the chosen frames to RGB (seeking per frame costs 10x on H.264 with keyframes seconds apart); long videos
-seek to each target instead, so a one-hour upload is not decoded whole.
+One public entry: `read_frames(path, num_frames) -> Frames`. Decoding is most of the cost, so it does as little
+as it can. Short clips: one demux-only pass (milliseconds) finds every frame's timestamp, then one forward decode
+where the decoder skips non-reference frames that were not sampled (nothing else needs them), and only sampled
+frames are converted to RGB. Seeking per frame would be 10x slower on H.264 with keyframes seconds apart. Long
+videos: one seek per sample that decodes only the keyframe there, so cost stays flat in length. Frames larger
+than `MediaLimits.work_max_side` are downscaled while converting, which bounds memory for 4K and above.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ class MediaLimits:
     max_file_bytes: int = 2 * 1024**3
     max_duration_s: float = 3 * 3600.0
     max_pixels: int = 8192 * 8192  # per frame, checked from the header before any pixel is decoded
-    seek_above_s: float = 60.0  # videos longer than this are sampled by seeking, not decoded whole
+    seek_above_s: float = 30.0  # longer videos: one keyframe per sample by seeking, not a forward decode
+    work_max_side: int = 1920  # frames are kept at most this long (faces stay > 4x the 128 px crops at 1080p)
 
 
 @dataclass(frozen=True)
@@ -40,11 +44,12 @@ class Frames:
     images: list[np.ndarray]
     indices: list[int]  # frame number in the stream (0 for an image)
     times: list[float]  # seconds from the start
-    width: int
+    width: int  # upright size of the source; `images` may be smaller (see `scale`)
     height: int
     fps: float
     duration: float
     rotation: int = 0  # degrees applied to make frames upright
+    scale: float = 1.0  # stored image pixels per source pixel (< 1 when a big frame was downscaled)
     is_image: bool = False
     warnings: list[str] = field(default_factory=list)
 
@@ -115,6 +120,8 @@ def _reason(e: Exception) -> str:
 
 
 def _sample(container, stream, p: Path, num_frames: int, limits: MediaLimits, is_image: bool) -> Frames:
+    if stream.codec_context is None:  # FFmpeg found the stream but cannot open its decoder (damaged header)
+        raise MediaError(f"no decodable video stream in {p.name}")
     w, h = stream.codec_context.width, stream.codec_context.height
     if w * h > limits.max_pixels:
         raise MediaError(f"frame size {w}x{h} is over the {limits.max_pixels:,}-pixel limit")
@@ -124,16 +131,24 @@ def _sample(container, stream, p: Path, num_frames: int, limits: MediaLimits, is
         raise MediaError(f"video is {duration:.0f} s long, over the {limits.max_duration_s:.0f} s limit")
     stream.thread_type = "AUTO"
     warnings: list[str] = []
+    scale = min(1.0, limits.work_max_side / max(w, h, 1))
+    size = (max(2, round(w * scale)), max(2, round(h * scale))) if scale < 1 else None
     if is_image:
         num_frames = 1
-    total = stream.frames or (round(duration * fps) if duration and fps else 0)
-    if not is_image and duration > limits.seek_above_s and fps:
-        picked = _seek_sample(container, stream, duration, num_frames)
+    if is_image:
+        picked, total = _decode_first(container, stream, size), 1
+    elif duration > limits.seek_above_s and fps:
+        picked, total = _seek_sample(container, stream, duration, num_frames, size), num_frames
     else:
-        picked = _decode_sample(container, stream, total, num_frames)
+        pts = _presentation_pts(p)
+        if pts:
+            picked, total = _decode_sample(container, stream, pts, num_frames, size), len(pts)
+        else:  # a packet without timestamps: count frames as they come out of the decoder
+            total = stream.frames or (round(duration * fps) if duration and fps else 0)
+            picked = _decode_sample_counting(container, stream, total, num_frames, size)
     if not picked:
         raise MediaError(f"no decodable frame in {p.name}")
-    if not is_image and len(picked) < min(num_frames, max(total, 1)):
+    if not is_image and len(picked) < min(num_frames, max(total, 1)) and not warnings:
         warnings.append(f"decoded {len(picked)} of {min(num_frames, total)} requested frames")
     rotation = picked[0][2]
     images = [_upright(img, rot) for _, img, rot, _ in picked]
@@ -148,11 +163,12 @@ def _sample(container, stream, p: Path, num_frames: int, limits: MediaLimits, is
         images=images,
         indices=[i for i, _, _, _ in picked],
         times=[t for _, _, _, t in picked],
-        width=ww,
-        height=hh,
+        width=round(ww / scale),
+        height=round(hh / scale),
         fps=0.0 if is_image else fps,
         duration=0.0 if is_image else duration,
         rotation=rotation,
+        scale=scale,
         is_image=is_image,
         warnings=warnings,
     )
@@ -173,42 +189,124 @@ def _targets(total: int, n: int) -> list[int]:
     return sorted({int(round(x)) for x in np.linspace(0, total - 1, n)})
 
 
-def _rgb(frame) -> tuple[np.ndarray, int]:
-    return frame.to_ndarray(format="rgb24"), int(getattr(frame, "rotation", 0) or 0)
+def _rgb(frame, size: tuple[int, int] | None) -> tuple[np.ndarray, int]:
+    """RGB pixels (downscaled in the same swscale pass when `size` is given) and the display rotation."""
+    if size is None:
+        img = frame.to_ndarray(format="rgb24")
+    else:
+        img = frame.reformat(width=size[0], height=size[1], format="rgb24", interpolation="AREA").to_ndarray()
+    return img, int(getattr(frame, "rotation", 0) or 0)
 
 
-def _decode_sample(container, stream, total: int, n: int):
-    wanted = _targets(total, n)
-    want, last = set(wanted), wanted[-1]
+def _presentation_pts(p: Path) -> list[int] | None:
+    """Every video packet's timestamp in presentation order, from a demux-only pass (no decoding).
+
+    None when some packet carries no timestamp. A damaged tail ends the list where demuxing stops."""
+    pts: list[int] = []
+    try:
+        with av.open(str(p), metadata_errors="ignore") as c:
+            for pkt in c.demux(c.streams.video[0]):
+                if pkt.size:
+                    if pkt.pts is None:
+                        return None
+                    pts.append(pkt.pts)
+    except av.error.FFmpegError:
+        pass
+    return sorted(set(pts))
+
+
+def _decode_sample(container, stream, pts: list[int], n: int, size):
+    """Decode forward once; the decoder drops non-reference frames that are not sampled (nothing needs them)."""
+    wanted = {pts[i]: i for i in _targets(len(pts), n)}
+    tb, start = stream.time_base, stream.start_time or 0
+    cc = stream.codec_context
     picked = []
     try:
-        for i, frame in enumerate(container.decode(stream)):
-            if i in want:
-                img, rot = _rgb(frame)
-                picked.append((i, img, rot, float(frame.time or 0.0)))
-            if i >= last:
+        for pkt in container.demux(stream):
+            if pkt.size:
+                cc.skip_frame = "DEFAULT" if pkt.pts in wanted else "NONREF"
+            for frame in cc.decode(pkt):
+                i = wanted.get(frame.pts)
+                if i is not None and (not picked or picked[-1][0] != i):
+                    img, rot = _rgb(frame, size)
+                    picked.append((i, img, rot, float((frame.pts - start) * tb)))
+            if len(picked) == len(wanted):
                 break
     except av.error.FFmpegError as e:
         # A truncated file still yields the frames before the damage; keep them if there are any.
         if not picked:
             raise
         log.warning("decoding stopped early: %s", _reason(e))
-    return picked
+    return sorted(picked, key=lambda x: x[0])
 
 
-def _seek_sample(container, stream, duration: float, n: int):
+def _decode_sample_counting(container, stream, total: int, n: int, size):
+    wanted = _targets(total, n)
+    want, last = set(wanted), wanted[-1]
     picked = []
-    tb = stream.time_base
-    start = float(stream.start_time * tb) if stream.start_time else 0.0
-    for k, t in enumerate(np.linspace(0, duration, n, endpoint=False) + duration / (2 * n)):
-        container.seek(int((start + t) / tb), stream=stream, backward=True, any_frame=False)
-        for frame in container.decode(stream):
-            ft = float(frame.time or 0.0)
-            if ft >= start + t - 1e-3:
-                img, rot = _rgb(frame)
-                picked.append((round(ft * float(stream.average_rate or 0)), img, rot, ft - start))
+    try:
+        for i, frame in enumerate(container.decode(stream)):
+            if i in want:
+                img, rot = _rgb(frame, size)
+                picked.append((i, img, rot, float(frame.time or 0.0)))
+            if i >= last:
                 break
+    except av.error.FFmpegError as e:
+        if not picked:
+            raise
+        log.warning("decoding stopped early: %s", _reason(e))
     return picked
+
+
+def _decode_first(container, stream, size):
+    for frame in container.decode(stream):
+        img, rot = _rgb(frame, size)
+        return [(0, img, rot, 0.0)]
+    return []
+
+
+def _seek_sample(container, stream, duration: float, n: int, size, budget: int = 3):
+    """Samples of a long video by seeking, at a cost that does not grow with its length.
+
+    Each target time maps to the keyframe at or before it (a seek plus one keyframe decode). Targets that share a
+    keyframe (keyframes sparser than the samples) are then served by one forward decode from that keyframe, which
+    skips non-reference frames and stops after `budget` decoded frames per target, taking the first frame at or
+    after each target time, or the next decoded frames once the budget is spent."""
+    tb = stream.time_base
+    fps = float(stream.average_rate or stream.guessed_rate or 0.0)
+    start = float(stream.start_time * tb) if stream.start_time else 0.0
+    cc = stream.codec_context
+    targets = np.linspace(0, duration, n, endpoint=False) + duration / (2 * n)
+
+    def decode_from(t: float, skip: str):
+        cc.skip_frame = skip
+        container.seek(int((start + t) / tb), stream=stream, backward=True, any_frame=False)
+        return container.decode(stream)
+
+    groups: dict[float, list[float]] = {}
+    for t in targets:
+        key = next((float(f.time or 0.0) - start for f in decode_from(t, "NONKEY")), None)
+        if key is not None:
+            groups.setdefault(round(key, 6), []).append(float(t))
+    picked = []
+    for key, times in groups.items():
+        frames = decode_from(key + 1e-3, "NONREF")
+        todo, used = list(times), 0
+        for frame in frames:
+            ft = float(frame.time or 0.0) - start
+            used += 1
+            if ft + 1e-3 >= todo[0] or used == 1 or used > budget * len(times):
+                img, rot = _rgb(frame, size)
+                picked.append((round(ft * fps), img, rot, ft))
+                todo.pop(0)
+                if not todo:
+                    break
+    out, seen = [], set()
+    for item in sorted(picked, key=lambda x: x[0]):
+        if item[0] not in seen:
+            seen.add(item[0])
+            out.append(item)
+    return out
 
 
 def exif_orientation(head: bytes) -> int:

@@ -79,9 +79,10 @@ class Detector:
             faces.append(FaceResult(
                 track_id=tr.track_id,
                 probability=float(self.scorer.probability(self.aggregate_track(lg))),
-                frames=[FrameResult(index=frames.indices[pos], time=frames.times[pos], box=d.box,
-                                    landmarks=d.landmarks, detector_score=d.score, probability=float(p),
-                                    enhanced=d.enhanced)
+                frames=[FrameResult(index=frames.indices[pos], time=frames.times[pos],
+                                    box=_scaled(d.box, 1 / frames.scale),
+                                    landmarks=tuple(_scaled(pt, 1 / frames.scale) for pt in d.landmarks),
+                                    detector_score=d.score, probability=float(p), enhanced=d.enhanced)
                         for pos, d, p in zip(tr.frame_positions, tr.detections, frame_p)],
                 span=(over[0], over[-1]) if over else None,
                 components=self._components(parts, rows),
@@ -143,7 +144,12 @@ class Detector:
             frame_index=peak.index, time=peak.time, probability=peak.probability, method=f"occlusion {grid}x{grid}",
             heatmap=heat.round(3).tolist(), face_jpeg=xp.b64_jpeg(crop),
             heatmap_jpeg=xp.b64_jpeg(xp.heat_overlay(crop, heat)),
-            frame_jpeg=xp.b64_jpeg(xp.frame_with_box(image, peak.box, label)))
+            frame_jpeg=xp.b64_jpeg(xp.frame_with_box(image, _scaled(peak.box, frames.scale), label)))
+
+
+def _scaled(values: tuple[float, ...], factor: float) -> tuple[float, ...]:
+    """Coordinates between stored (possibly downscaled) frame pixels and source pixels."""
+    return values if factor == 1 else tuple(v * factor for v in values)
 
 
 def detect(path, model: str | None = None, num_frames: int = 32, threshold: float | None = None,

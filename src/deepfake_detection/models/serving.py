@@ -62,14 +62,15 @@ class FrameScorer:
             raise ModelError(f"{self.name}: unknown tta {self.tta!r}; known: {', '.join(TTA_MODES)}")
         self._input = self.session.get_inputs()[0].name
 
-    def logits(self, crops: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    def logits(self, crops: np.ndarray, batch_size: int = 64) -> np.ndarray:
         crops = np.ascontiguousarray(crops, dtype=np.uint8)
         if crops.ndim != 4 or crops.shape[1:] != (self.input_size, self.input_size, 3):
             raise ModelError(f"{self.name} expects crops [N, {self.input_size}, {self.input_size}, 3], got {crops.shape}")
-        out = self._run(crops, batch_size)
-        if self.tta == "hflip":
-            out = (out + self._run(np.ascontiguousarray(crops[:, :, ::-1]), batch_size)) / 2
-        return out
+        if self.tta != "hflip":
+            return self._run(crops, batch_size)
+        # Crops and their mirror images in one batch: one session call instead of two for a video's 32 crops.
+        both = self._run(np.concatenate([crops, crops[:, :, ::-1]]), batch_size)
+        return (both[: len(crops)] + both[len(crops) :]) / 2
 
     def _run(self, crops: np.ndarray, batch_size: int) -> np.ndarray:
         out = [self.session.run(None, {self._input: crops[i : i + batch_size]})[0].reshape(-1)

@@ -1,0 +1,81 @@
+"""Does a faster pipeline setting change the scores? Runs labelled videos through the baseline settings (full-frame
+face detection on every sampled frame) and the shipped fast ones, and prints AUC, log loss and the per-video
+probability change for each. The guard for issue 9: speed-ups are kept only when video AUC moves < 0.005.
+
+    python scripts/speed_accuracy_check.py VIDEOS_DIR [VIDEOS_DIR ...] [--model M] [--out results.jsonl]
+
+Each VIDEOS_DIR holds real/ and fake/ (or REAL/ and FAKE/) subfolders; a folder with only real videos counts as
+REAL (then AUC needs fakes from another folder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+from tqdm import tqdm
+
+from deepfake_detection.faces import FaceConfig
+from deepfake_detection.models.serving import load_scorer
+from deepfake_detection.pipeline import Detector
+
+VIDEO = {".mp4", ".mov", ".avi", ".mkv", ".webm"}
+
+
+def labelled(folders: list[str]) -> list[tuple[Path, int]]:
+    items = []
+    for folder in map(Path, folders):
+        subs = {p.name.lower(): p for p in folder.iterdir() if p.is_dir()}
+        groups = [(subs[k], int(k == "fake")) for k in ("real", "fake") if k in subs] or [(folder, 0)]
+        for sub, label in groups:
+            items += [(p, label) for p in sorted(sub.rglob("*")) if p.suffix.lower() in VIDEO]
+    return items
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("folders", nargs="+")
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--out", help="per-video probabilities as JSON lines")
+    ap.add_argument("--limit", type=int, help="at most this many videos per label (a spread of the sorted list)")
+    args = ap.parse_args()
+    scorer = load_scorer(args.model)
+    variants = {
+        "baseline (detect every frame)": Detector(scorer, face_cfg=replace(FaceConfig(), detect_every=1)),
+        "shipped": Detector(scorer),
+    }
+    items = labelled(args.folders)
+    if args.limit:
+        items = [x for label in (0, 1) for grp in [[i for i in items if i[1] == label]]
+                 for x in (grp[:: max(1, len(grp) // args.limit)][: args.limit])]
+    rows = []
+    for path, label in tqdm(items, unit="video"):
+        row = {"path": str(path), "label": label}
+        for name, det in variants.items():
+            t = time.perf_counter()
+            r = det.detect(path)
+            row[name] = r.probability
+            row[name + " s"] = time.perf_counter() - t
+        rows.append(row)
+    if args.out:
+        Path(args.out).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    y = np.array([r["label"] for r in rows])
+    base = np.array([np.nan if r[next(iter(variants))] is None else r[next(iter(variants))] for r in rows])
+    for name in variants:
+        p = np.array([np.nan if r[name] is None else r[name] for r in rows], dtype=float)
+        ok = ~np.isnan(p)
+        auc = roc_auc_score(y[ok], p[ok]) if len(set(y[ok])) == 2 else float("nan")
+        both = ok & ~np.isnan(base)
+        delta = np.abs(p[both] - base[both])
+        secs = np.mean([r[name + " s"] for r in rows])
+        print(f"{name:32s} videos {ok.sum():4d}  AUC {auc:.4f}  |dP| mean {delta.mean():.4f} max {delta.max():.4f}"
+              f"  no-face {int((~ok).sum())}  {secs:.2f} s/video")
+
+
+if __name__ == "__main__":
+    main()
