@@ -52,12 +52,15 @@ def make_clip(path: Path, seconds: int = 10, fps: int = 30, size=(1920, 1080), g
     source, kind = _face_frames()
     rng = np.random.default_rng(0)
     w, h = size
-    options = {"preset": "veryfast", "crf": "23"}
+    # With sensor noise the encoder is given a phone camera's bitrate (12 Mbit/s) to spend on it.
+    options = {"preset": "veryfast"} if noise else {"preset": "veryfast", "crf": "23"}
     if gop:
         options["g"] = str(gop)
     with av.open(str(path), "w") as out:
         s = out.add_stream("libx264", rate=fps, options=options)
         s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        if noise:
+            s.bit_rate = 12_000_000
         side = h * 2 // 3
         for i in range(seconds * fps):
             img = np.full((h, w, 3), 60, np.uint8)

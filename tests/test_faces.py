@@ -2,8 +2,9 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import FACES_SAMPLE, VIDEOS_SAMPLE, needs
-from deepfake_detection.faces import Detection, FaceConfig, crop_box, crop_face, detect_faces, link_tracks, track_faces
+from conftest import FACES_SAMPLE, VIDEOS_SAMPLE, drawn_face, needs
+from deepfake_detection.faces import (Detection, FaceConfig, _iou, crop_box, crop_face, detect_faces, detect_sequence,
+                                      link_tracks, track_faces)
 from deepfake_detection.media import read_frames
 
 
@@ -75,3 +76,34 @@ def test_blank_frames_have_no_face():
 
     frames = Frames("x", [np.full((120, 160, 3), v, np.uint8) for v in (0, 128, 255)], [0, 1, 2], [0, 0.1, 0.2], 160, 120, 10, 0.3)
     assert track_faces(frames) == []
+
+
+def _two_faces(shift: int) -> np.ndarray:
+    left = drawn_face(w=320, h=240, cx=90 + shift, cy=120, s=0.6)
+    right = drawn_face(w=320, h=240, cx=230 - shift, cy=120, s=0.6)
+    return np.concatenate([left[:, :160], right[:, 160:]], axis=1)
+
+
+def test_window_redetection_follows_faces_like_full_detection(monkeypatch):
+    """Between full detections, faces are re-found in windows; boxes must match what full detection gives."""
+    import deepfake_detection.faces as faces
+
+    images = [_two_faces(3 * i) for i in range(9)]
+    full_searches = []
+    whole = faces.detect_faces
+    monkeypatch.setattr(faces, "detect_faces", lambda *a, **k: full_searches.append(1) or whole(*a, **k))
+    fast = detect_sequence(images, FaceConfig(detect_every=4))
+    assert len(full_searches) == 3  # frames 0, 4 and 8; the windows found both faces everywhere else
+    monkeypatch.undo()
+    full = detect_sequence(images, FaceConfig(detect_every=1))
+    assert [len(d) for d in fast] == [len(d) for d in full] == [2] * 9
+    for fd, gd in zip(fast, full):
+        for a in fd:
+            assert max(_iou(a.box, b.box) for b in gd) > 0.8
+
+
+def test_a_lost_face_triggers_a_full_detection():
+    images = [drawn_face(w=480, cx=120), drawn_face(w=480, cx=120), drawn_face(w=480, cx=360)]
+    found = detect_sequence(images, FaceConfig(detect_every=8))
+    assert [len(d) for d in found] == [1, 1, 1]
+    assert found[2][0].box[0] > 240  # the face jumped out of its window: the frame was searched whole
