@@ -71,8 +71,10 @@ class FileScanner:
     def __init__(self, options: ScanOptions):
         # The face detector (yuface) runs on OpenMP, which starts one spinning thread per core in each process
         # unless told otherwise: N workers would then fight over the cores (measured: 2 workers on 2 cores were
-        # 4x slower per file). Read when libgomp loads, so set before the pipeline is imported; Ray sets it too.
+        # 4x slower per file). Idle OpenMP threads sleep instead of spinning: on a shared machine spinning made one
+        # 2-thread worker 2-3x slower. Read when libgomp loads, so set before the pipeline is imported.
         os.environ.setdefault("OMP_NUM_THREADS", str(options.threads))
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import cv2
 
         from ..models.serving import load_scorer
