@@ -97,3 +97,19 @@ def test_one_call_detect(tmp_path):
     path = tmp_path / "blank.jpg"
     cv2.imwrite(str(path), np.zeros((64, 64, 3), np.uint8))
     assert detect(path).verdict == "NO_FACE"
+
+
+def test_overlapped_face_search_gives_the_same_report(face_clip, monkeypatch):
+    """The overlapped path (faces found in a thread while decoding) must give the same report."""
+    import deepfake_detection.faces as faces
+
+    scorer = load_scorer()
+    after_decoding = []
+    search = faces.detect_sequence
+    monkeypatch.setattr(faces, "detect_sequence", lambda *a, **k: after_decoding.append(1) or search(*a, **k))
+    a = Detector(scorer, num_frames=12, overlap=True).detect(face_clip)
+    assert after_decoding == []  # every frame's faces came from the thread that ran during decoding
+    b = Detector(scorer, num_frames=12, overlap=False).detect(face_clip)
+    assert after_decoding == [1]
+    assert a.verdict == b.verdict and a.probability == b.probability
+    assert [f.box for f in a.faces[0].frames] == [f.box for f in b.faces[0].frames]

@@ -131,23 +131,36 @@ def redetect(rgb: np.ndarray, prev: Detection, cfg: FaceConfig = FaceConfig()) -
     return best[1] if best[0] > 0 else None
 
 
-def detect_sequence(images: list[np.ndarray], cfg: FaceConfig = FaceConfig(),
-                    max_side: int | None = None) -> list[list[Detection]]:
-    """Faces in each of a sequence of frames: full detection on every `detect_every`-th frame (and whenever the
-    previous frame had no face or a face got lost), window re-detection of the previous frame's faces between."""
-    per_frame: list[list[Detection]] = []
-    previous: list[Detection] = []
-    for pos, img in enumerate(images):
+class SequenceDetector:
+    """Faces frame by frame: full detection on every `detect_every`-th frame (and whenever the previous frame had
+    no face or one of its faces got lost), window re-detection of the previous frame's faces in between. Frames
+    can be pushed while the video is still decoding."""
+
+    def __init__(self, cfg: FaceConfig = FaceConfig(), max_side: int | None = None):
+        self.cfg, self.max_side = cfg, max_side
+        self.per_frame: list[list[Detection]] = []
+
+    def push(self, img: np.ndarray) -> list[Detection]:
+        cfg, pos = self.cfg, len(self.per_frame)
+        previous = self.per_frame[-1] if self.per_frame else []
         dets: list[Detection] | None = None
         if previous and cfg.detect_every > 1 and pos % cfg.detect_every:
             found = [redetect(img, d, cfg) for d in previous]
             if all(found):
                 dets = _distinct(found)
         if dets is None:
-            dets = detect_faces(img, cfg, max_side)
-        per_frame.append(dets)
-        previous = dets
-    return per_frame
+            dets = detect_faces(img, cfg, self.max_side)
+        self.per_frame.append(dets)
+        return dets
+
+
+def detect_sequence(images: list[np.ndarray], cfg: FaceConfig = FaceConfig(),
+                    max_side: int | None = None) -> list[list[Detection]]:
+    """Faces in each of a sequence of frames (see `SequenceDetector`)."""
+    seq = SequenceDetector(cfg, max_side)
+    for img in images:
+        seq.push(img)
+    return seq.per_frame
 
 
 def _distinct(dets: list[Detection]) -> list[Detection]:
@@ -232,13 +245,16 @@ def link_tracks(per_frame: list[list[Detection]], cfg: FaceConfig = FaceConfig()
     return closed + [t["items"] for t in open_tracks]
 
 
-def track_faces(frames: Frames, cfg: FaceConfig = FaceConfig()) -> list[FaceTrack]:
-    """Detect faces in every sampled frame, link them into per-person tracks and crop them.
+def track_faces(frames: Frames, cfg: FaceConfig = FaceConfig(),
+                per_frame: list[list[Detection]] | None = None) -> list[FaceTrack]:
+    """Find the faces in the sampled frames, link them into per-person tracks and crop them.
 
-    Tracks are ordered by face size, largest first. An empty list means no face was found, even after the
-    low-light and higher-resolution retries.
+    `per_frame` takes detections already made (by a `SequenceDetector` fed during decoding); they are used only
+    when there is one list per frame. Tracks are ordered by face size, largest first. An empty list means no face
+    was found, even after the low-light and higher-resolution retries.
     """
-    per_frame = detect_sequence(frames.images, cfg)
+    if per_frame is None or len(per_frame) != len(frames.images):
+        per_frame = detect_sequence(frames.images, cfg)
     h, w = frames.images[0].shape[:2]
     if not any(per_frame) and max(w, h) > cfg.detect_max_side:
         per_frame = detect_sequence(frames.images, cfg, max_side=cfg.retry_max_side)

@@ -14,6 +14,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import av
 import numpy as np
@@ -85,8 +86,12 @@ def sniff_container(head: bytes) -> str | None:
     return None
 
 
-def read_frames(path: str | os.PathLike, num_frames: int = 32, limits: MediaLimits = MediaLimits()) -> Frames:
+def read_frames(path: str | os.PathLike, num_frames: int = 32, limits: MediaLimits = MediaLimits(),
+                on_frame: Callable[[np.ndarray], object] | None = None) -> Frames:
     """Decode `path` and return up to `num_frames` frames spread evenly over its duration.
+
+    `on_frame` is called with each upright sampled frame as soon as it is decoded, in order, when the video is
+    decoded forward (short videos); the faces stage uses it to work while decoding goes on.
 
     Raises MediaError with a one-line reason for a missing, empty, corrupt, audio-only or oversized input.
     """
@@ -109,7 +114,7 @@ def read_frames(path: str | os.PathLike, num_frames: int = 32, limits: MediaLimi
                 raise MediaError(f"no video or image stream in {p.name} (found {', '.join(kinds)} streams)")
             stream = container.streams.video[0]
             is_image = p.suffix.lower() in IMAGE_SUFFIXES or container.format.name.endswith("_pipe")
-            return _sample(container, stream, p, num_frames, limits, is_image)
+            return _sample(container, stream, p, num_frames, limits, is_image, on_frame)
     except av.error.FFmpegError as e:
         raise MediaError(f"cannot decode {p.name}: {_reason(e)}") from e
 
@@ -119,7 +124,8 @@ def _reason(e: Exception) -> str:
     return msg.split(":")[-1].strip() if msg else type(e).__name__
 
 
-def _sample(container, stream, p: Path, num_frames: int, limits: MediaLimits, is_image: bool) -> Frames:
+def _sample(container, stream, p: Path, num_frames: int, limits: MediaLimits, is_image: bool,
+            on_frame=None) -> Frames:
     if stream.codec_context is None:  # FFmpeg found the stream but cannot open its decoder (damaged header)
         raise MediaError(f"no decodable video stream in {p.name}")
     w, h = stream.codec_context.width, stream.codec_context.height
@@ -142,7 +148,7 @@ def _sample(container, stream, p: Path, num_frames: int, limits: MediaLimits, is
     else:
         pts = _presentation_pts(p)
         if pts:
-            picked, total = _decode_sample(container, stream, pts, num_frames, size), len(pts)
+            picked, total = _decode_sample(container, stream, pts, num_frames, size, on_frame), len(pts)
         else:  # a packet without timestamps: count frames as they come out of the decoder
             total = stream.frames or (round(duration * fps) if duration and fps else 0)
             picked = _decode_sample_counting(container, stream, total, num_frames, size)
@@ -215,7 +221,7 @@ def _presentation_pts(p: Path) -> list[int] | None:
     return sorted(set(pts))
 
 
-def _decode_sample(container, stream, pts: list[int], n: int, size):
+def _decode_sample(container, stream, pts: list[int], n: int, size, on_frame=None):
     """Decode forward once; the decoder drops non-reference frames that are not sampled (nothing needs them)."""
     wanted = {pts[i]: i for i in _targets(len(pts), n)}
     tb, start = stream.time_base, stream.start_time or 0
@@ -228,8 +234,12 @@ def _decode_sample(container, stream, pts: list[int], n: int, size):
             for frame in cc.decode(pkt):
                 i = wanted.get(frame.pts)
                 if i is not None and (not picked or picked[-1][0] != i):
+                    if picked and i < picked[-1][0]:
+                        on_frame = None  # out of order (never seen): stop streaming; the caller detects afresh
                     img, rot = _rgb(frame, size)
                     picked.append((i, img, rot, float((frame.pts - start) * tb)))
+                    if on_frame is not None:
+                        on_frame(_upright(img, rot))
             if len(picked) == len(wanted):
                 break
     except av.error.FFmpegError as e:

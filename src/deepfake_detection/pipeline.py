@@ -6,6 +6,8 @@ callables so tests and other interfaces can swap them without subclassing.
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
@@ -14,7 +16,7 @@ import numpy as np
 
 from . import explain as xp
 from .dynamics import MIN_FRAMES, DynamicsModel, track_features
-from .faces import FaceConfig, FaceTrack, track_faces
+from .faces import Detection, FaceConfig, FaceTrack, SequenceDetector, track_faces
 from .media import Frames, MediaLimits, read_frames
 from .models.serving import FrameScorer, FusionScorer, load_scorer
 from .report import DynamicsScore, Explanation, FaceResult, FrameResult, MediaInfo, Report
@@ -47,20 +49,24 @@ class Detector:
     pick_track: Callable[[Sequence[float]], int] = most_suspicious
     explain: bool = False  # add an occlusion heatmap and pictures of each face's most suspicious frame
     dynamics: DynamicsModel | None = None  # also score each track's landmark motion (reported, not in the verdict)
+    overlap: bool = True  # find faces in a second thread while the video decodes (stock read/track seams only)
 
     def detect(self, path) -> Report:
         threshold = self.scorer.threshold if self.threshold is None else self.threshold
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
 
-        frames = self.read(path, self.num_frames, self.limits)
-        timings["media"] = time.perf_counter() - t0
-
-        t = time.perf_counter()
         face_cfg = self.face_cfg
         if face_cfg.crop_size != self.scorer.input_size:
             face_cfg = replace(face_cfg, crop_size=self.scorer.input_size)
-        tracks = self.track(frames, face_cfg)
+        if self.overlap and self.read is read_frames and self.track is track_faces:
+            frames, found = self._read_while_detecting(path, face_cfg)
+        else:
+            frames, found = self.read(path, self.num_frames, self.limits), None
+        timings["media"] = time.perf_counter() - t0  # with overlap, includes the faces found meanwhile
+
+        t = time.perf_counter()
+        tracks = self.track(frames, face_cfg) if found is None else track_faces(frames, face_cfg, found)
         timings["faces"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -120,6 +126,31 @@ class Detector:
                   f"{where}")
         return Report(verdict=verdict, probability=best.probability, reason=reason, **common)
 
+
+    def _read_while_detecting(self, path, cfg: FaceConfig) -> tuple[Frames, list[list[Detection]]]:
+        """Decode on this thread while a second one finds faces in each sampled frame as it arrives: FFmpeg's
+        decoder threads leave part of the two cores idle. Detections are returned only if every frame got them
+        (otherwise, e.g. for long videos read by seeking, track_faces detects after decoding as usual)."""
+        seq, inbox = SequenceDetector(cfg), queue.SimpleQueue()
+
+        def work() -> None:
+            while (img := inbox.get()) is not None:
+                try:
+                    seq.push(img)
+                except Exception:  # a detector bug: let track_faces redo it on the main thread, where it raises
+                    seq.per_frame.clear()
+                    while inbox.get() is not None:
+                        pass
+                    return
+
+        worker = threading.Thread(target=work, name="faces", daemon=True)
+        worker.start()
+        try:
+            frames = read_frames(path, self.num_frames, self.limits, on_frame=inbox.put)
+        finally:
+            inbox.put(None)
+            worker.join()
+        return frames, seq.per_frame
 
     def _dynamics(self, track: FaceTrack) -> DynamicsScore | None:
         if self.dynamics is None or len(track.detections) < MIN_FRAMES:
