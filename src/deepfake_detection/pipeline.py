@@ -44,12 +44,12 @@ class Detector:
     face_cfg: FaceConfig = FaceConfig()
     limits: MediaLimits = MediaLimits()
     read: Callable[..., Frames] = read_frames
-    track: Callable[..., list[FaceTrack]] = track_faces
+    track: Callable[..., list[FaceTrack]] = track_faces  # (frames, cfg[, per_frame detections]) like track_faces
     aggregate_track: Callable[[np.ndarray], float] = mean_logit
     pick_track: Callable[[Sequence[float]], int] = most_suspicious
     explain: bool = False  # add an occlusion heatmap and pictures of each face's most suspicious frame
     dynamics: DynamicsModel | None = None  # also score each track's landmark motion (reported, not in the verdict)
-    overlap: bool = True  # find faces in a second thread while the video decodes (stock read/track seams only)
+    overlap: bool = True  # find faces in a second thread while the video decodes (with the stock `read` seam)
 
     def detect(self, path) -> Report:
         threshold = self.scorer.threshold if self.threshold is None else self.threshold
@@ -59,14 +59,14 @@ class Detector:
         face_cfg = self.face_cfg
         if face_cfg.crop_size != self.scorer.input_size:
             face_cfg = replace(face_cfg, crop_size=self.scorer.input_size)
-        if self.overlap and self.read is read_frames and self.track is track_faces:
+        if self.overlap and self.read is read_frames:
             frames, found = self._read_while_detecting(path, face_cfg)
         else:
             frames, found = self.read(path, self.num_frames, self.limits), None
         timings["media"] = time.perf_counter() - t0  # with overlap, includes the faces found meanwhile
 
         t = time.perf_counter()
-        tracks = self.track(frames, face_cfg) if found is None else track_faces(frames, face_cfg, found)
+        tracks = self.track(frames, face_cfg) if found is None else self.track(frames, face_cfg, found)
         timings["faces"] = time.perf_counter() - t
 
         t = time.perf_counter()

@@ -60,8 +60,8 @@ class _TrackRecorder:
         self.inner = track_faces
         self.last = []
 
-    def __call__(self, frames, cfg):
-        self.last = self.inner(frames, cfg)
+    def __call__(self, frames, cfg, per_frame=None):
+        self.last = self.inner(frames, cfg, per_frame)
         return self.last
 
 
