@@ -47,7 +47,7 @@ class FaceConfig:
     # Between full-frame detections (every `detect_every`-th sampled frame) each face of the previous frame is
     # re-found in a window `roi_scale` times its size, shrunk to at most `roi_max_side` px: about 3 ms instead of
     # 20-40 ms for a whole 640 px frame. A face lost that way triggers a full detection of that frame.
-    detect_every: int = 4
+    detect_every: int = 8
     roi_scale: float = 2.0
     roi_max_side: int = 160
 
