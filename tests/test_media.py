@@ -169,3 +169,27 @@ def test_exif_orientation_of_photos_is_applied_like_opencv(tmp_path, orientation
     assert ours.shape == reference.shape
     assert np.abs(ours.astype(int) - reference.astype(int)).mean() < 4
     assert (orientation in (5, 6, 7, 8)) == (ours.shape[:2] == (100, 60))
+
+
+def test_file_whose_frames_all_carry_timestamp_zero_is_still_sampled(tmp_path):
+    """Badly muxed files exist (every packet at pts 0): frames are then counted as they are decoded."""
+    import av
+
+    src = write_video(tmp_path / "src.mp4", gradient_frames(20))
+    path = tmp_path / "zero_pts.mp4"
+    with av.open(str(src)) as inp, av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=10)
+        s.width, s.height, s.pix_fmt = 160, 120, "yuv420p"
+        for frame in inp.decode(video=0):
+            img = frame.reformat(format="yuv420p")
+            img.pts = None  # a re-encoder that drops timestamps: the muxer writes 0 for every packet
+            for pkt in s.encode(img):
+                out.mux(pkt)
+        for pkt in s.encode():
+            out.mux(pkt)
+    with av.open(str(path)) as c:
+        assert {p.pts for p in c.demux(video=0) if p.size} == {0}
+    frames = read_frames(path, num_frames=5)
+    assert len(frames.images) == 5
+    means = [img.mean() for img in frames.images]
+    assert means == sorted(means) and means[-1] > 200

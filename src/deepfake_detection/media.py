@@ -207,7 +207,8 @@ def _rgb(frame, size: tuple[int, int] | None) -> tuple[np.ndarray, int]:
 def _presentation_pts(p: Path) -> list[int] | None:
     """Every video packet's timestamp in presentation order, from a demux-only pass (no decoding).
 
-    None when some packet carries no timestamp. A damaged tail ends the list where demuxing stops."""
+    None when some packet carries no timestamp or two share one (badly muxed files exist: then frames are
+    counted as they are decoded instead). A damaged tail ends the list where demuxing stops."""
     pts: list[int] = []
     try:
         with av.open(str(p), metadata_errors="ignore") as c:
@@ -218,7 +219,8 @@ def _presentation_pts(p: Path) -> list[int] | None:
                     pts.append(pkt.pts)
     except av.error.FFmpegError:
         pass
-    return sorted(set(pts))
+    unique = sorted(set(pts))
+    return unique if len(unique) == len(pts) else None
 
 
 def _decode_sample(container, stream, pts: list[int], n: int, size, on_frame=None):

@@ -4,6 +4,8 @@ flagged. The result is a fusion card that `load_scorer` serves like any model.""
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import logging
 from pathlib import Path
 
@@ -93,9 +95,9 @@ def _reencode(av, src: Path, dst: Path, height: int | None, crf: int) -> None:
             w, h = round(w * height / h / 2) * 2, height
         vout = out.add_stream("libx264", rate=rate, options={"crf": str(crf), "preset": "veryfast"})
         vout.width, vout.height, vout.pix_fmt = w, h, "yuv420p"
-        for frame in inp.decode(vin):
+        for i, frame in enumerate(inp.decode(vin)):
             img = frame.reformat(width=w, height=h, format="yuv420p")
-            img.pts = None
+            img.pts, img.time_base = i, Fraction(1) / rate  # frame i at i / rate (None made every timestamp 0)
             for pkt in vout.encode(img):
                 out.mux(pkt)
         for pkt in vout.encode():
