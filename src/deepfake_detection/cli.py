@@ -119,9 +119,12 @@ def _cmd_scan(args) -> int:
               f"skipped {summary.skipped_non_media} non-media, {skipped} unreadable")
         for reason, n in sorted(summary.skipped_unreadable.items()):
             print(f"  skipped {n}: {reason}")
-        print(f"{summary.elapsed_s:.1f} s, {summary.files_per_min:.1f} files/min, {summary.videos_per_min:.1f} "
-              f"videos/min ({summary.backend}, {summary.workers} worker(s) x {summary.threads_per_worker} "
-              f"thread(s))")
+        if summary.scanned:
+            print(f"{summary.elapsed_s:.1f} s, {summary.files_per_min:.1f} files/min, {summary.videos_per_min:.1f} "
+                  f"videos/min ({summary.backend}, {summary.workers} worker(s) x {summary.threads_per_worker} "
+                  f"thread(s))")
+        else:
+            print(f"{summary.elapsed_s:.1f} s: nothing new to scan (ERROR lines are retried with --retry-failed)")
         print(f"results: {summary.out}" + "".join(f", {p}" for p in (summary.csv, summary.html) if p))
     return 0 if summary.ok else 1
 
