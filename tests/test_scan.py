@@ -127,6 +127,28 @@ def test_changed_content_is_scanned_again(tmp_path):
     assert line["sha256"] != first
 
 
+def test_rerun_reads_no_unchanged_file_and_rehashes_a_touched_one(tmp_path, monkeypatch):
+    """Like rsync: same size and modification time means unchanged, without reading the file again."""
+    import os
+
+    import deepfake_detection.scan.run as run
+
+    folder = tmp_path / "media"
+    folder.mkdir()
+    clip = _clip(folder / "x.mp4")
+    out = tmp_path / "out.jsonl"
+    scan([folder], out, num_frames=4, progress=False)
+    assert _lines(out)[0]["mtime_ns"] == os.stat(clip).st_mtime_ns
+    hashed = []
+    digest = run.file_digest
+    monkeypatch.setattr(run, "file_digest", lambda p: hashed.append(p) or digest(p))
+    assert scan([folder], out, num_frames=4, progress=False).already_done == 1
+    assert hashed == []
+    os.utime(clip, ns=(os.stat(clip).st_atime_ns, os.stat(clip).st_mtime_ns + 10**9))  # touched, same bytes
+    again = scan([folder], out, num_frames=4, progress=False)
+    assert hashed == [str(clip)] and again.scanned == 0 and again.already_done == 1
+
+
 class CrashingScanner(FileScanner):
     """Dies like a decoder segfault on files named crash*."""
 

@@ -92,7 +92,7 @@ def scan(paths: list[str | os.PathLike], out: str | os.PathLike, *, csv: str | o
 
     found = discover(paths)
     results = ResultLog.open(out)
-    todo, redo, already = _plan(found.files, results, retry_failed)
+    todo, redo, already, stamps = _plan(found.files, results, retry_failed)
     results.drop(redo)
 
     workers = min(max(1, workers or default_workers()), max(1, len(todo)))  # no idle worker loading a model for nothing
@@ -121,6 +121,8 @@ def scan(paths: list[str | os.PathLike], out: str | os.PathLike, *, csv: str | o
                 for path, record, reason in pool.imap(todo):
                     if record is None:
                         record = _crash_record(path, reason, model_name, default_threshold)
+                    if path in stamps:  # taken before the worker read the file: a later edit shows as a change
+                        record["mtime_ns"] = stamps[path]
                     results.append(record)
                     scanned[record["verdict"]] += 1
                     videos += record["verdict"] != "ERROR" and record.get("duration") is not None
@@ -148,21 +150,33 @@ def scan(paths: list[str | os.PathLike], out: str | os.PathLike, *, csv: str | o
     return summary
 
 
-def _plan(files: list[str], results: ResultLog, retry_failed: bool) -> tuple[list[str], set[str], int]:
-    """Which files to scan, which old records to drop first, and how many are already done.
+def _plan(files: list[str], results: ResultLog,
+          retry_failed: bool) -> tuple[list[str], set[str], int, dict[str, int]]:
+    """Which files to scan, which old records to drop first, how many are already done, and each file's
+    modification time (ns) as seen now.
 
     A record counts as done when its sha256 matches the file's current content; a file whose content changed is
-    scanned again (its old line replaced). An ERROR record is done unless `retry_failed`."""
-    todo, redo, already = [], set(), 0
+    scanned again (its old line replaced). An ERROR record is done unless `retry_failed`. As in rsync, a file
+    whose size and modification time equal its record's is taken as unchanged without being read again."""
+    todo, redo, already, stamps = [], set(), 0, {}
     for path in files:
+        try:
+            st = os.stat(path)
+            stamps[path] = st.st_mtime_ns
+        except OSError:
+            st = None
         old = results.records.get(path)
         if old is None:
             todo.append(path)
             continue
-        try:
-            sha256, _ = file_digest(path)
-        except OSError:
-            sha256 = None
+        if st is not None and old.get("sha256") and old.get("size") == st.st_size \
+                and old.get("mtime_ns") == st.st_mtime_ns:
+            sha256 = old["sha256"]  # quick check: same size and time stamp
+        else:
+            try:
+                sha256, _ = file_digest(path)
+            except OSError:
+                sha256 = None
         changed = old.get("sha256") is not None and sha256 != old.get("sha256")
         failed = old.get("verdict") == "ERROR"
         if changed or (failed and retry_failed) or (not failed and old.get("sha256") is None):
@@ -170,7 +184,7 @@ def _plan(files: list[str], results: ResultLog, retry_failed: bool) -> tuple[lis
             redo.add(path)
         else:
             already += 1
-    return todo, redo, already
+    return todo, redo, already, stamps
 
 
 def _crash_record(path: str, reason: str, model: str, threshold: float) -> dict:
