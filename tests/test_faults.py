@@ -102,6 +102,22 @@ def test_full_disk_during_upload_is_507_and_leaves_nothing(tmp_path, monkeypatch
     assert list((tmp_path / "uploads").iterdir()) == []
 
 
+def test_full_disk_while_recording_the_scan_is_507_and_leaves_nothing(tmp_path, monkeypatch, face_clip):
+    import sqlite3
+
+    from deepfake_detection.server.store import ScanStore
+
+    def disk_full(self, *args, **kwargs):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(ScanStore, "create", disk_full)
+    with TestClient(create_app(Settings(data_dir=tmp_path, num_frames=4))) as c:
+        with open(face_clip, "rb") as f:
+            r = c.post("/api/v1/scans", files={"file": ("clip.mp4", f)})
+        assert r.status_code == 507 and "disk" in r.json()["error"] and r.headers["Retry-After"]
+    assert list((tmp_path / "uploads").iterdir()) == []
+
+
 def test_killed_worker_fails_its_scan_and_is_replaced(tmp_path, face_clip):
     clip = slow_clip(tmp_path / "slow.mp4", shift=7)
     with TestClient(create_app(Settings(data_dir=tmp_path / "data", num_frames=64))) as c:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import sqlite3
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, HTTPException, Request
@@ -146,6 +147,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(DeepfakeError)
     async def deepfake_error(request: Request, exc: DeepfakeError):
         return JSONResponse({"error": str(exc)}, 400)
+
+    @app.exception_handler(sqlite3.OperationalError)
+    async def store_error(request: Request, exc: sqlite3.OperationalError):
+        if "full" in str(exc):  # SQLITE_FULL: the disk under the data dir filled up between two requests
+            log.error("scan store: %s", exc)
+            return JSONResponse({"error": "the server is out of disk space; retry later"}, 507,
+                                headers={"Retry-After": str(scans.RETRY_AFTER_S)})
+        log.exception("scan store error on %s %s", request.method, request.url.path)
+        return JSONResponse({"error": "internal server error"}, 500)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception):
