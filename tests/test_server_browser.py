@@ -21,15 +21,13 @@ REQUIRED = os.environ.get("DEEPFAKE_REQUIRE_BROWSER") == "1"  # set by .ci/run: 
 pytestmark = pytest.mark.skipif(CHROMIUM is None and not REQUIRED, reason="no system Chromium (apt-get install chromium)")
 
 
-@pytest.fixture
-def live_server(tmp_path):
+def _serve(settings: Settings):
     import uvicorn
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app = create_app(Settings(data_dir=tmp_path / "data", num_frames=16))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     for _ in range(200):
@@ -41,16 +39,28 @@ def live_server(tmp_path):
     thread.join(30)
 
 
+@pytest.fixture
+def live_server(tmp_path):
+    yield from _serve(Settings(data_dir=tmp_path / "data", num_frames=16))
+
+
+@pytest.fixture
+def token_server(tmp_path):
+    yield from _serve(Settings(data_dir=tmp_path / "data", num_frames=8, token="s3cret-token"))
+
+
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
 def test_page_uploads_a_clip_and_shows_verdict_timeline_and_face(live_server, face_clip):
     assert CHROMIUM, "DEEPFAKE_REQUIRE_BROWSER=1 but no chromium on PATH"
     from playwright import sync_api as playwright
 
     sample = VIDEOS_SAMPLE / "fake_abqwwspghj_s0.mp4"
     clip = sample if sample.is_file() else face_clip  # a real deepfake makes the better screenshot
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"]
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=args)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 900})
             errors = []
@@ -71,5 +81,30 @@ def test_page_uploads_a_clip_and_shows_verdict_timeline_and_face(live_server, fa
             assert not errors, errors
             SCREENSHOT.parent.mkdir(exist_ok=True)
             page.screenshot(path=str(SCREENSHOT), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_page_asks_once_for_the_token_of_a_protected_server(token_server, face_clip):
+    """With --token the API answers 401 without it; the page asks once, keeps it, and the upload goes through."""
+    assert CHROMIUM, "DEEPFAKE_REQUIRE_BROWSER=1 but no chromium on PATH"
+    from playwright import sync_api as playwright
+
+    asked = []
+
+    def answer(dialog):
+        asked.append(dialog.message)
+        dialog.accept("s3cret-token")
+
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page()
+            page.on("dialog", answer)
+            page.goto(token_server)
+            page.wait_for_function("() => localStorage.getItem('deepfake-token') !== null", timeout=30_000)
+            page.set_input_files("#file", str(face_clip))
+            page.wait_for_selector("#banner.fake, #banner.real, #banner.no-face", timeout=120_000)
+            assert len(asked) == 1 and "token" in asked[0]
         finally:
             browser.close()
