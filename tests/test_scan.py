@@ -223,6 +223,16 @@ def test_ray_local_writes_the_same_lines(tree, tmp_path):
 
     assert key(ray_out) == key(local_out)
 
+    # A file past the per-file time limit costs its actor (killed, replaced), never the scan.
+    folder = tmp_path / "slow"
+    folder.mkdir()
+    _clip(folder / "a.mp4")
+    _clip(folder / "b.mp4", n=14)
+    limited = scan([folder], tmp_path / "limited.jsonl", num_frames=8, progress=False, use_ray=True, workers=1,
+                   timeout_s=0.01)
+    assert limited.verdicts["ERROR"] == 2
+    assert all("limit per file" in r["error"] for r in _lines(tmp_path / "limited.jsonl"))
+
 
 def test_cli_ray_before_a_folder_takes_it_as_a_path(tmp_path, capsys):
     from deepfake_detection.cli import main

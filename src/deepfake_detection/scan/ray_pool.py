@@ -8,6 +8,7 @@ Ray is optional (`pip install "deepfake-detection[ray]"`) and imported only here
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -99,7 +100,8 @@ class RayPool:
         if not self._actors:
             self.start()
         idle = list(self._actors)
-        running: dict = {}  # ObjectRef -> (path, actor)
+        running: dict = {}  # ObjectRef -> (path, actor, start time)
+        limit = self.options.timeout_s
         while todo or running:
             while todo and idle:  # one file per actor at a time: a dead actor costs only its own file
                 actor, path = idle.pop(), todo.pop()
@@ -108,25 +110,40 @@ class RayPool:
                     idle.append(actor)
                     yield path, None, reason
                     continue
-                running[ref] = (path, actor)
+                running[ref] = (path, actor, time.monotonic())
             if not running:
                 continue
-            done, _ = ray.wait(list(running), num_returns=1)
-            path, actor = running.pop(done[0])
+            oldest = min(running, key=lambda r: running[r][2])
+            wait_s = max(0.0, running[oldest][2] + limit - time.monotonic())
+            done, _ = ray.wait(list(running), num_returns=1, timeout=wait_s)
+            if not done:  # the oldest file ran past the limit: its actor is killed and replaced
+                path, actor, _ = running.pop(oldest)
+                self._replace(actor)
+                idle.append(self._actors[-1])
+                yield path, None, f"worker stopped: over the {limit:g} s limit per file"
+                continue
+            path, actor, _ = running.pop(done[0])
             try:
                 record, reason = ray.get(done[0]), None
                 idle.append(actor)
             except ray.exceptions.RayActorError as e:
                 log.warning("Ray scan actor died on %s: %s", path, _one_line(e))
-                self._actors.remove(actor)
-                fresh = self._new_actor()
-                self._actors.append(fresh)
-                idle.append(fresh)
+                self._replace(actor)
+                idle.append(self._actors[-1])
                 record, reason = None, "worker crashed while reading this file (Ray actor died)"
             except ray.exceptions.RayError as e:
                 idle.append(actor)
                 record, reason = None, f"Ray task failed: {_one_line(e)}"
             yield path, record, reason
+
+    def _replace(self, actor) -> None:
+        """Kill `actor` (dead already, or stuck past the time limit) and append a fresh one to the pool."""
+        try:
+            self.ray.kill(actor)
+        except Exception:
+            pass
+        self._actors.remove(actor)
+        self._actors.append(self._new_actor())
 
     def close(self) -> None:
         for a in self._actors:

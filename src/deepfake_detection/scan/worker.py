@@ -31,7 +31,7 @@ class ScanOptions:
     num_frames: int = 32
     threshold: float | None = None
     threads: int = 1  # ONNX Runtime (and OpenCV) threads in this worker
-    timeout_s: float = 600.0  # per file, local pool only
+    timeout_s: float = 600.0  # per file (local pool and Ray): the worker is killed and replaced
 
 
 def file_digest(path: str | os.PathLike) -> tuple[str, int]:
