@@ -193,3 +193,18 @@ def test_file_whose_frames_all_carry_timestamp_zero_is_still_sampled(tmp_path):
     assert len(frames.images) == 5
     means = [img.mean() for img in frames.images]
     assert means == sorted(means) and means[-1] > 200
+
+
+def test_long_video_that_cannot_be_seeked_is_decoded_forward(tmp_path, monkeypatch):
+    import av
+
+    import deepfake_detection.media as media
+
+    def broken_index(*args, **kwargs):
+        raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
+
+    monkeypatch.setattr(media, "_seek_sample", broken_index)
+    path = write_video(tmp_path / "long.mp4", gradient_frames(60), fps=10)
+    frames = read_frames(path, num_frames=4, limits=MediaLimits(seek_above_s=1.0))
+    assert frames.indices == [0, 20, 39, 59]
+    assert any("decoded from the start" in w for w in frames.warnings)

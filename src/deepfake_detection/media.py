@@ -143,15 +143,25 @@ def _sample(container, stream, p: Path, num_frames: int, limits: MediaLimits, is
         num_frames = 1
     if is_image:
         picked, total = _decode_first(container, stream, size), 1
-    elif duration > limits.seek_above_s and fps:
-        picked, total = _seek_sample(container, stream, duration, num_frames, size), num_frames
     else:
-        pts = _presentation_pts(p)
-        if pts:
-            picked, total = _decode_sample(container, stream, pts, num_frames, size, on_frame), len(pts)
-        else:  # a packet without timestamps: count frames as they come out of the decoder
-            total = stream.frames or (round(duration * fps) if duration and fps else 0)
-            picked = _decode_sample_counting(container, stream, total, num_frames, size)
+        picked, total = [], 0
+        if duration > limits.seek_above_s and fps:
+            try:
+                picked, total = _seek_sample(container, stream, duration, num_frames, size), num_frames
+            except av.error.FFmpegError as e:  # an index that cannot be seeked: decode forward instead
+                log.warning("seeking in %s failed (%s): decoding forward", p.name, _reason(e))
+            if not picked:
+                warnings.append("the video could not be sampled by seeking; it was decoded from the start")
+        if not picked:
+            with av.open(str(p), metadata_errors="ignore") as fresh:  # a clean state whatever seeking left
+                forward = fresh.streams.video[0]
+                forward.thread_type = "AUTO"
+                pts = _presentation_pts(p)
+                if pts:
+                    picked, total = _decode_sample(fresh, forward, pts, num_frames, size, on_frame), len(pts)
+                else:  # a packet without timestamps: count frames as they come out of the decoder
+                    total = forward.frames or (round(duration * fps) if duration and fps else 0)
+                    picked = _decode_sample_counting(fresh, forward, total, num_frames, size)
     if not picked:
         raise MediaError(f"no decodable frame in {p.name}")
     if not is_image and len(picked) < min(num_frames, max(total, 1)) and not warnings:
