@@ -140,8 +140,6 @@ def _sample(container, stream, p: Path, num_frames: int, limits: MediaLimits, is
     scale = min(1.0, limits.work_max_side / max(w, h, 1))
     size = (max(2, round(w * scale)), max(2, round(h * scale))) if scale < 1 else None
     if is_image:
-        num_frames = 1
-    if is_image:
         picked, total = _decode_first(container, stream, size), 1
     else:
         picked, total = [], 0
