@@ -58,8 +58,10 @@ def extract_faces(videos: list[Sample], out: str | Path, num_frames: int = 32, c
                     rel = Path("crops") / vid / f"{tr.track_id}_{frames.indices[pos]:06d}.jpg"
                     cv2.imwrite(str(out / rel), crop[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
                     writer.writerow([str(rel), s.label, s.group, s.split, vid, tr.track_id,
-                                     f"{frames.times[pos]:.3f}", json.dumps([round(v, 1) for v in det.box]),
-                                     json.dumps([[round(x, 1), round(y, 1)] for x, y in det.landmarks]),
+                                     f"{frames.times[pos]:.3f}",  # coordinates in source pixels, as in reports
+                                     json.dumps([round(v / frames.scale, 1) for v in det.box]),
+                                     json.dumps([[round(x / frames.scale, 1), round(y / frames.scale, 1)]
+                                                 for x, y in det.landmarks]),
                                      f"{det.score:.3f}"])
                     counts["crops"] += 1
             mf.flush()
