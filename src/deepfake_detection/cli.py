@@ -175,8 +175,6 @@ def _write_card(card: dict, out: Path) -> None:
 
 
 def _cmd_calibrate(args) -> int:
-    import numpy as np
-
     from .evaluate import binary_metrics
     from .models.serving import Calibration, load_scorer
     from .train import fusion
@@ -339,7 +337,7 @@ def _load_eval_samples(data: str):
         return "videos", load_dfdc_videos(p)
     if p.is_dir():
         return "videos", load_real_fake_folder(p)
-    raise DeepfakeError(f"--data must be a manifest .csv, a folder with metadata.json, or a folder with REAL/ and FAKE/")
+    raise DeepfakeError("--data must be a manifest .csv, a folder with metadata.json, or a folder with REAL/ and FAKE/")
 
 
 def _cmd_extract_faces(args) -> int:

@@ -8,95 +8,33 @@ is replaced on the next file. Results arrive in completion order.
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
 import queue
 import threading
+from functools import partial
 from typing import Callable, Iterable, Iterator
 
 from ..errors import DeepfakeError
+from ..workerproc import WorkerDied, WorkerProcess, WorkerTimeout
 from .worker import FileScanner, ScanOptions
 
 log = logging.getLogger(__name__)
 
-START_TIMEOUT_S = 180.0  # importing the stack and loading the model in a fresh process on a busy machine
 Result = tuple[str, "dict | None", "str | None"]  # path, record, or the reason the worker gave no record
 
 
-def _serve(conn, options: ScanOptions, factory: Callable[[ScanOptions], FileScanner]) -> None:
-    """Worker process: build the scanner, then answer one path per message with its record; exit on None or when
-    the driver is gone."""
+def _scanner(options: ScanOptions, factory: Callable[[ScanOptions], FileScanner]):
+    """Built once in each worker process: path -> ("done", its record)."""
+    scanner = factory(options)
+    return lambda path: ("done", scanner.scan(path))
+
+
+def _run(worker: WorkerProcess, path: str, timeout_s: float) -> tuple[dict | None, str | None]:
     try:
-        scanner = factory(options)
-    except Exception as e:
-        conn.send(("error", f"{type(e).__name__}: {e}".splitlines()[0]))
-        return
-    conn.send(("ready", None))
-    while True:
-        try:
-            path = conn.recv()
-            if path is None:
-                return
-            conn.send(("done", scanner.scan(path)))
-        except (EOFError, OSError, BrokenPipeError):
-            return
-
-
-class _Worker:
-    def __init__(self, ctx, options: ScanOptions, factory, name: str):
-        self.ctx, self.options, self.factory, self.name = ctx, options, factory, name
-        self.proc = self.conn = None
-
-    def start(self) -> None:
-        self.conn, child = self.ctx.Pipe()
-        self.proc = self.ctx.Process(target=_serve, args=(child, self.options, self.factory), daemon=True,
-                                     name=self.name)
-        self.proc.start()
-        child.close()
-        if not self.conn.poll(START_TIMEOUT_S):
-            self.kill()
-            raise DeepfakeError(f"a scan worker did not start within {START_TIMEOUT_S:.0f} s")
-        try:
-            kind, payload = self.conn.recv()
-        except (EOFError, OSError):
-            kind, payload = "error", f"it exited with code {self.proc.exitcode}"
-        if kind != "ready":
-            self.kill()
-            raise DeepfakeError(f"a scan worker could not load the model: {payload}")
-
-    def run(self, path: str) -> tuple[dict | None, str | None]:
-        if self.proc is None or not self.proc.is_alive():
-            self.start()
-        try:
-            self.conn.send(path)
-            if not self.conn.poll(self.options.timeout_s):
-                self.kill()
-                return None, f"worker stopped: over the {self.options.timeout_s:g} s limit per file"
-            kind, payload = self.conn.recv()
-        except (EOFError, OSError):
-            code = self.proc.exitcode if self.proc is not None else None
-            self.kill()
-            return None, f"worker crashed while reading this file (exit code {code})"
-        return payload, None
-
-    def kill(self) -> None:
-        proc, conn, self.proc, self.conn = self.proc, self.conn, None, None
-        if proc is not None:
-            if proc.is_alive():
-                proc.kill()
-            proc.join(5)
-        if conn is not None:
-            conn.close()
-
-    def stop(self) -> None:
-        """Ask politely (the worker exits between files), then make sure."""
-        if self.conn is not None:
-            try:
-                self.conn.send(None)
-            except OSError:
-                pass
-        if self.proc is not None:
-            self.proc.join(2)
-        self.kill()
+        return worker.request(path, timeout_s)[1], None
+    except WorkerTimeout:
+        return None, f"worker stopped: over the {timeout_s:g} s limit per file"
+    except WorkerDied as e:
+        return None, f"worker crashed while reading this file ({e.status})"
 
 
 class LocalPool:
@@ -104,8 +42,9 @@ class LocalPool:
 
     def __init__(self, options: ScanOptions, workers: int = 1,
                  factory: Callable[[ScanOptions], FileScanner] = FileScanner):
-        ctx = mp.get_context("spawn")  # never fork a driver that holds threads and a tqdm bar
-        self._workers = [_Worker(ctx, options, factory, f"deepfake-scan-{i}") for i in range(workers)]
+        self.options = options
+        self._workers = [WorkerProcess(partial(_scanner, options, factory), name=f"deepfake-scan-{i}")
+                         for i in range(workers)]
         self._threads: list[threading.Thread] = []
         self._jobs: queue.Queue[str | None] = queue.Queue()
         self._results: queue.Queue = queue.Queue()
@@ -133,14 +72,14 @@ class LocalPool:
                 raise item
             yield item
 
-    def _loop(self, worker: _Worker) -> None:
+    def _loop(self, worker: WorkerProcess) -> None:
         while not self._stopping:
             try:
                 path = self._jobs.get_nowait()
             except queue.Empty:
                 return
             try:
-                record, reason = worker.run(path)
+                record, reason = _run(worker, path, self.options.timeout_s)
             except DeepfakeError as e:  # the model cannot load: no worker will do better
                 self._stopping = True
                 self._results.put(e)
@@ -153,6 +92,6 @@ class LocalPool:
     def close(self) -> None:
         self._stopping = True
         for w in self._workers:
-            w.stop()
+            w.close(polite=True)
         for t in self._threads:
             t.join(timeout=5)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..errors import DeepfakeError
 from ..report import Report
+from ..workerproc import share_cores
 
 log = logging.getLogger(__name__)
 
@@ -69,18 +70,10 @@ class FileScanner:
     """Loads the model once; `scan(path)` never raises (a bug costs one file, never the batch)."""
 
     def __init__(self, options: ScanOptions):
-        # The face detector (yuface) runs on OpenMP, which starts one spinning thread per core in each process
-        # unless told otherwise: N workers would then fight over the cores (measured: 2 workers on 2 cores were
-        # 4x slower per file). Idle OpenMP threads sleep instead of spinning: on a shared machine spinning made one
-        # 2-thread worker 2-3x slower. Read when libgomp loads, so set before the pipeline is imported.
-        os.environ.setdefault("OMP_NUM_THREADS", str(options.threads))
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        import cv2
-
+        share_cores(options.threads)  # before the pipeline (and OpenMP) loads; faces.py makes idle threads sleep
         from ..models.serving import load_scorer
         from ..pipeline import Detector
 
-        cv2.setNumThreads(options.threads)
         self.options = options
         self.scorer = load_scorer(options.model, threads=options.threads)
         self.threshold = self.scorer.threshold if options.threshold is None else options.threshold

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing as mp
 import os
 import queue
-import signal
 import threading
+from functools import partial
 from pathlib import Path
 
+from ..workerproc import WorkerDied, WorkerProcess, WorkerStartError, WorkerTimeout, share_cores
 from .settings import Settings
 from .store import ScanStore
 
@@ -21,124 +21,44 @@ log = logging.getLogger(__name__)
 START_TIMEOUT_S = 120.0  # importing the stack and loading the model in a fresh process
 
 
-def _serve(conn, model: str, num_frames: int, threads: int = 2) -> None:
-    """Worker process: load the detector once, then answer one path per message with ("done", report JSON) or
-    ("failed", reason). Exits when the server closes the pipe (also after the server was killed)."""
-    try:
-        # The cores are shared between the workers: OpenMP (face detection), OpenCV and ONNX Runtime each get
-        # `threads`, set before the libraries load. With 2 workers on 2 cores and no limit, 50 clients got fewer
-        # scans done than with 1 worker (83 vs 96 in 60 s, benchmarks/load.py); with the limit they did 118.
-        os.environ["OMP_NUM_THREADS"] = str(threads)
-        import cv2
+def _detector(model: str, num_frames: int, threads: int):
+    """Built once in each worker process: path -> ("done", report JSON) or ("failed", reason)."""
+    # With 2 workers on 2 cores and no thread limit, 50 clients got fewer scans done than with 1 worker (83 vs 96
+    # in 60 s, benchmarks/load.py); with the limit they did 118.
+    share_cores(threads)
+    from ..errors import DeepfakeError
+    from ..models.serving import load_scorer
+    from ..pipeline import Detector
 
-        from ..errors import DeepfakeError
-        from ..models.serving import load_scorer
-        from ..pipeline import Detector
+    detector = Detector(load_scorer(model or None, threads=threads), num_frames=num_frames, explain=True)
 
-        cv2.setNumThreads(threads)
-        detector = Detector(load_scorer(model or None, threads=threads), num_frames=num_frames, explain=True)
-    except Exception as e:  # reported to the server, which fails the scan with this reason
-        conn.send(("error", f"{type(e).__name__}: {e}"))
-        return
-    conn.send(("ready", ""))
-    while True:
+    def handle(path: str) -> tuple[str, str]:
         try:
-            path = conn.recv()
-        except (EOFError, OSError):
-            return
-        if path is None:
-            return
-        try:
-            conn.send(("done", detector.detect(path).to_json()))
+            return "done", detector.detect(path).to_json()
         except DeepfakeError as e:
-            conn.send(("failed", str(e)))
+            return "failed", str(e)
         except Exception as e:  # a bug or decoder surprise fails this scan with its reason, never the worker
-            conn.send(("failed", f"internal error: {type(e).__name__}: {e}".splitlines()[0]))
+            return "failed", f"internal error: {type(e).__name__}: {e}".splitlines()[0]
+
+    return handle
+
+
+def run_scan(proc: WorkerProcess, upload: Path, timeout_s: float) -> tuple[bool, str]:
+    """(True, report JSON) or (False, the reason the scan failed)."""
+    try:
+        kind, payload = proc.request(str(upload), timeout_s)
+    except WorkerTimeout:
+        return False, f"stopped: the scan ran past its time limit of {timeout_s:g} s"
+    except WorkerDied as e:
+        return False, f"the scanner process died while reading this file ({e.status})"
+    except WorkerStartError as e:
+        return False, str(e)
+    return kind == "done", payload
 
 
 def public_reason(reason: str, upload: Path, filename: str) -> str:
     """A scan's failure reason as clients see it: the client's file name in place of the server's upload path."""
     return reason.replace(str(upload), filename).replace(upload.name, filename)
-
-
-def _exit_status(code: int | None) -> str:
-    if code is None:
-        return "exit status unknown"
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
-
-
-class WorkerProcess:
-    """One long-lived detector process, restarted after a crash or a timeout. `close()` (from another thread)
-    kills it and keeps it from restarting."""
-
-    def __init__(self, model: str, num_frames: int, threads: int = 2):
-        self.model, self.num_frames, self.threads = model, num_frames, threads
-        self.proc = None
-        self.conn = None
-        self._lock = threading.Lock()  # start / kill may race between the slot thread and shutdown
-        self._closed = False
-
-    def _start(self) -> None:
-        ctx = mp.get_context("spawn")  # never fork a threaded server
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the server is shutting down")
-            self.conn, child = ctx.Pipe()
-            self.proc = ctx.Process(target=_serve, args=(child, self.model, self.num_frames, self.threads), daemon=True,
-                                    name="deepfake-scan")
-            self.proc.start()
-            child.close()
-            conn = self.conn
-        if not conn.poll(START_TIMEOUT_S):
-            self.kill()
-            raise RuntimeError(f"the scanner did not start within {START_TIMEOUT_S:.0f} s")
-        kind, payload = conn.recv()
-        if kind != "ready":
-            self.kill()
-            raise RuntimeError(f"the scanner could not load its model: {payload}")
-
-    def run(self, path: Path, timeout_s: float) -> tuple[bool, str]:
-        """(True, report JSON) or (False, the reason it failed)."""
-        try:
-            if self.proc is None or not self.proc.is_alive():
-                self._start()
-            conn = self.conn
-            conn.send(str(path))
-            if not conn.poll(timeout_s):
-                self.kill()
-                return False, f"stopped: the scan ran past its time limit of {timeout_s:g} s"
-            kind, payload = conn.recv()
-        except (EOFError, OSError, AttributeError):  # AttributeError: conn already dropped by kill()
-            proc = self.proc
-            if proc is not None:
-                proc.join(2)  # reap it, so its exit code (or the signal that killed it) is known
-            code = proc.exitcode if proc is not None else None
-            self.kill()
-            return False, f"the scanner process died while reading this file ({_exit_status(code)})"
-        except RuntimeError as e:
-            return False, str(e)
-        return kind == "done", payload
-
-    def kill(self) -> None:
-        with self._lock:
-            proc, conn = self.proc, self.conn
-            self.proc = self.conn = None
-        if proc is not None and proc.pid is not None:
-            if proc.is_alive():
-                proc.kill()
-            proc.join(5)
-        if conn is not None:
-            conn.close()
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-        self.kill()
 
 
 class ScanWorkers:
@@ -153,7 +73,9 @@ class ScanWorkers:
         self._threads: list[threading.Thread] = []
         self._stopping = False
         threads = max(1, (os.cpu_count() or 2) // settings.workers)
-        self._procs = [WorkerProcess(settings.model, settings.num_frames, threads) for _ in range(settings.workers)]
+        build = partial(_detector, settings.model, settings.num_frames, threads)
+        self._procs = [WorkerProcess(build, name="deepfake-scan", start_timeout_s=START_TIMEOUT_S)
+                       for _ in range(settings.workers)]
 
     @property
     def pending(self) -> int:
@@ -210,7 +132,7 @@ class ScanWorkers:
         self.store.mark_running(scan_id)
         finished = False
         try:
-            ok, payload = proc.run(upload, self.settings.scan_timeout_s)
+            ok, payload = run_scan(proc, upload, self.settings.scan_timeout_s)
             if self._stopping and not ok:  # killed by stop(): the next start re-queues it
                 return
             if ok:
