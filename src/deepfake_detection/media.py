@@ -141,25 +141,20 @@ def _sample(container, stream, p: Path, num_frames: int, limits: MediaLimits, is
     size = (max(2, round(w * scale)), max(2, round(h * scale))) if scale < 1 else None
     if is_image:
         picked, total = _decode_first(container, stream, size), 1
-    else:
-        picked, total = [], 0
-        if duration > limits.seek_above_s and fps:
-            try:
-                picked, total = _seek_sample(container, stream, duration, num_frames, size), num_frames
-            except av.error.FFmpegError as e:  # an index that cannot be seeked: decode forward instead
-                log.warning("seeking in %s failed (%s): decoding forward", p.name, _reason(e))
-            if not picked:
-                warnings.append("the video could not be sampled by seeking; it was decoded from the start")
+    elif duration > limits.seek_above_s and fps:
+        try:
+            picked, total = _seek_sample(container, stream, duration, num_frames, size), num_frames
+        except av.error.FFmpegError as e:  # an index that cannot be seeked: decode forward instead
+            log.warning("seeking in %s failed (%s): decoding forward", p.name, _reason(e))
+            picked = []
         if not picked:
+            warnings.append("the video could not be sampled by seeking; it was decoded from the start")
             with av.open(str(p), metadata_errors="ignore") as fresh:  # a clean state whatever seeking left
                 forward = fresh.streams.video[0]
                 forward.thread_type = "AUTO"
-                pts = _presentation_pts(p)
-                if pts:
-                    picked, total = _decode_sample(fresh, forward, pts, num_frames, size, on_frame), len(pts)
-                else:  # a packet without timestamps: count frames as they come out of the decoder
-                    total = forward.frames or (round(duration * fps) if duration and fps else 0)
-                    picked = _decode_sample_counting(fresh, forward, total, num_frames, size)
+                picked, total = _decode_forward(fresh, forward, p, duration, fps, num_frames, size, on_frame)
+    else:
+        picked, total = _decode_forward(container, stream, p, duration, fps, num_frames, size, on_frame)
     if not picked:
         raise MediaError(f"no decodable frame in {p.name}")
     if not is_image and len(picked) < min(num_frames, max(total, 1)) and not warnings:
@@ -229,6 +224,15 @@ def _presentation_pts(p: Path) -> list[int] | None:
         pass
     unique = sorted(set(pts))
     return unique if len(unique) == len(pts) else None
+
+
+def _decode_forward(container, stream, p: Path, duration: float, fps: float, n: int, size, on_frame):
+    """(picked, frame count) by one forward decode: by timestamps when every packet has its own, else counting."""
+    pts = _presentation_pts(p)
+    if pts:
+        return _decode_sample(container, stream, pts, n, size, on_frame), len(pts)
+    total = stream.frames or (round(duration * fps) if duration and fps else 0)
+    return _decode_sample_counting(container, stream, total, n, size), total
 
 
 def _decode_sample(container, stream, pts: list[int], n: int, size, on_frame=None):
