@@ -48,7 +48,9 @@ def _face_frames() -> tuple[list[np.ndarray], str]:
 
 
 def make_clip(path: Path, seconds: int = 10, fps: int = 30, size=(1920, 1080), gop: int | None = None,
-              noise: float = 0.0) -> str:
+              noise: float = 0.0, start: int = 0, sway_px: int = 0) -> str:
+    """A face (2/3 of the height) on a grey canvas; `start` offsets the source frames (distinct clips), `sway_px`
+    moves the head sideways."""
     source, kind = _face_frames()
     rng = np.random.default_rng(0)
     w, h = size
@@ -64,8 +66,8 @@ def make_clip(path: Path, seconds: int = 10, fps: int = 30, size=(1920, 1080), g
         side = h * 2 // 3
         for i in range(seconds * fps):
             img = np.full((h, w, 3), 60, np.uint8)
-            img[h // 6 : h // 6 + side, (w - side) // 2 : (w + side) // 2] = cv2.resize(source[i % len(source)],
-                                                                                        (side, side))
+            x = (w - side) // 2 + int(sway_px * np.sin(i / 25))
+            img[h // 6 : h // 6 + side, x : x + side] = cv2.resize(source[(start + i) % len(source)], (side, side))
             if noise:  # camera sensor noise: real footage's bitrate and decoding cost
                 img = np.clip(img + rng.normal(0, noise, img.shape), 0, 255).astype(np.uint8)
             for pkt in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):

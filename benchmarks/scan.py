@@ -3,7 +3,7 @@
 The folder is made once (cached in the temp folder): N clips of 10 s at 30 fps, 1080p (or --height 720), H.264,
 each a face on a grey background, a different stretch of the face for each clip. The face comes from the shared
 talking-head sample when ../shared/data is present, else the cartoon face of tests/conftest.py (found by the face
-detector, so every stage runs). Every run writes a fresh results file. The figures include starting the workers
+detector, so every stage runs); the clips are made by benchmarks/pipeline.py's make_clip. Every run writes a fresh results file. The figures include starting the workers
 and loading their models, as a user's scan does.
 
 Run: python benchmarks/scan.py [--clips 8] [--height 720] [--workers 2] [--frames 32] [--no-ray]
@@ -18,43 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import av
-import cv2
-import numpy as np
-
+from pipeline import make_clip  # benchmarks/pipeline.py: the same face clip, same source
 from deepfake_detection.scan import scan
 from deepfake_detection.scan.run import available_cores
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT.parent / "shared/data/dfdc-videos-sample/real_videoretalking_face1.mp4"
 SECONDS, FPS = 10, 30
-
-
-def _faces(count: int) -> tuple[list[np.ndarray], str]:
-    if SAMPLE.is_file():
-        with av.open(str(SAMPLE)) as c:
-            frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
-        return [frames[i % len(frames)] for i in range(count)], "real face (shared sample)"
-    sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import drawn_face  # the synthetic face the tests use
-
-    return [drawn_face(cx=130 + (i % 60), cy=120 + (i % 20) // 2) for i in range(count)], "synthetic face"
-
-
-def make_clip(path: Path, faces: list[np.ndarray], start: int, height: int) -> None:
-    w, h = height * 16 // 9, height
-    side = h * 2 // 3
-    with av.open(str(path), "w") as out:
-        s = out.add_stream("libx264", rate=FPS, options={"preset": "veryfast", "crf": "23"})
-        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
-        for i in range(SECONDS * FPS):
-            img = np.full((h, w, 3), 60, np.uint8)
-            x = (w - side) // 2 + int(40 * np.sin(i / 25))  # the head moves a little
-            img[h // 6 : h // 6 + side, x : x + side] = cv2.resize(faces[(start + i) % len(faces)], (side, side))
-            for pkt in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                out.mux(pkt)
-        for pkt in s.encode():
-            out.mux(pkt)
 
 
 def make_folder(clips: int, height: int) -> tuple[Path, str]:
@@ -63,10 +31,11 @@ def make_folder(clips: int, height: int) -> tuple[Path, str]:
     if marker.is_file():
         return folder, marker.read_text().strip() + ", cached"
     folder.mkdir(exist_ok=True)
-    faces, kind = _faces(SECONDS * FPS)
+    kind = "no clips"
     for k in range(clips):
         t = time.perf_counter()
-        make_clip(folder / f"clip{k:02d}.mp4", faces, start=k * 37, height=height)
+        kind = make_clip(folder / f"clip{k:02d}.mp4", seconds=SECONDS, fps=FPS, size=(height * 16 // 9, height),
+                         start=k * 37, sway_px=40)
         print(f"made clip {k + 1}/{clips} in {time.perf_counter() - t:.1f} s", file=sys.stderr)
     marker.write_text(kind)
     return folder, kind
