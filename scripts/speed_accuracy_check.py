@@ -20,20 +20,19 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
+from deepfake_detection.errors import DeepfakeError
 from deepfake_detection.faces import FaceConfig
 from deepfake_detection.models.serving import load_scorer
 from deepfake_detection.pipeline import Detector
-
-VIDEO = {".mp4", ".mov", ".avi", ".mkv", ".webm"}
-
+from deepfake_detection.train.datasets import VIDEO_SUFFIXES, load_real_fake_folder
 
 def labelled(folders: list[str]) -> list[tuple[Path, int]]:
     items = []
-    for folder in map(Path, folders):
-        subs = {p.name.lower(): p for p in folder.iterdir() if p.is_dir()}
-        groups = [(subs[k], int(k == "fake")) for k in ("real", "fake") if k in subs] or [(folder, 0)]
-        for sub, label in groups:
-            items += [(p, label) for p in sorted(sub.rglob("*")) if p.suffix.lower() in VIDEO]
+    for folder in folders:
+        try:
+            items += [(Path(s.path), s.y) for s in load_real_fake_folder(folder)]
+        except DeepfakeError:  # no REAL/ + FAKE/ sub-folders: a folder of real videos
+            items += [(p, 0) for p in sorted(Path(folder).rglob("*")) if p.suffix.lower() in VIDEO_SUFFIXES]
     return items
 
 
