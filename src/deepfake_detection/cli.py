@@ -21,6 +21,28 @@ def _cmd_prepare_dfdc(args) -> int:
     return 0
 
 
+def _cmd_prepare(args) -> int:
+    from tqdm import tqdm
+
+    from .train import sources
+
+    bar = None if args.quiet else (lambda it: tqdm(it, desc=f"prepare {args.source}", file=sys.stderr))
+    if args.source == "ffpp":
+        if not args.keep:
+            raise DeepfakeError("prepare ffpp needs --keep (shared/data/ffpp-c23-crops/keep.txt)")
+        counts = sources.prepare_ffpp(args.snapshot, args.keep, args.out, seed=args.seed, progress=bar)
+        manifest = Path(args.out) / "manifest.csv"
+    else:
+        if not args.manifest:
+            raise DeepfakeError("prepare talking-heads needs --manifest (shared/data/talking-heads/MANIFEST.csv)")
+        counts = sources.prepare_talking_heads(args.manifest, args.snapshot, args.out, frames=args.frames,
+                                               seed=args.seed, progress=bar)
+        manifest = Path(args.out) / "crops.csv"
+    print(json.dumps(counts) if args.json else "\n".join(f"{k:28s} {v}" for k, v in counts.items()))
+    print(f"manifest written to {manifest}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
 def _cmd_train(args) -> int:
     from .config import load_config
     from .train.trainer import TrainConfig, train
@@ -645,6 +667,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--train-fakes-per-group", type=int, default=2, help="FAKE crops kept per source video in train")
     s.add_argument("--seed", type=int, default=0, help="split seed (default: %(default)s)")
     s.set_defaults(func=_cmd_prepare_dfdc)
+
+    s = sub.add_parser("prepare", help="build a grouped manifest for one more training source (ffpp, talking-heads)",
+                       description="Every source ends as one manifest of the same format (path,label,group,split,"
+                                   "video,track,time,source,method). ffpp: the keep-listed FaceForensics++ crops, "
+                                   "re-cut with the serving crop recipe, grouped by aligned roi blocks. talking-heads:"
+                                   " the videos of the manifest, split by person and cut by extract-faces. Rerunnable:"
+                                   " existing crops are reused. DFDC has its own command, prepare-dfdc.")
+    s.add_argument("source", choices=("ffpp", "talking-heads"), help="which source")
+    s.add_argument("snapshot", help="ffpp: the extracted snapshot folder (holding image/train/...); talking-heads: "
+                                    "the folder of videos named by the manifest's file column")
+    s.add_argument("--out", required=True, help="output folder (crops + manifest)")
+    s.add_argument("--keep", help="ffpp: the keep-list (only these files are used)")
+    s.add_argument("--manifest", help="talking-heads: MANIFEST.csv (label, generator, source_repo per file)")
+    s.add_argument("--frames", type=_positive_int, default=32, help="talking-heads: frames per video (default: %(default)s)")
+    s.add_argument("--seed", type=int, default=0, help="split seed (default: %(default)s)")
+    s.add_argument("--json", action="store_true", help="print the counts as JSON")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=_cmd_prepare)
 
     s = sub.add_parser("train", help="train a registered model from a YAML config (overrides of TrainConfig)")
     s.add_argument("--config", help="YAML file of TrainConfig overrides, e.g. configs/efficientnet_lite0.yaml")

@@ -64,6 +64,30 @@ def binary_metrics(y, p, threshold: float = 0.5) -> dict[str, float]:
     }
 
 
+def per_source_auc(samples, logits: np.ndarray) -> dict[str, float]:
+    """Video-level AUC per source and per FAKE method: a video's score is the mean logit of its rows; each method's
+    fakes are ranked against the REAL videos of the same source (so a held-out method is measured on its own)."""
+    from sklearn.metrics import roc_auc_score
+
+    by_video: dict[tuple, list[float]] = {}
+    for s, z in zip(samples, logits):
+        by_video.setdefault((s.source, s.method, s.label, s.video or s.path), []).append(float(z))
+    rows = [(src, meth, int(lab == "FAKE"), float(np.mean(v))) for (src, meth, lab, _), v in by_video.items()]
+    out: dict[str, float] = {}
+    for src in sorted({r[0] for r in rows}):
+        real = [r[3] for r in rows if r[0] == src and r[2] == 0]
+        fakes = {m: [r[3] for r in rows if r[0] == src and r[1] == m and r[2] == 1] for m in {r[1] for r in rows}}
+        fakes = {m: v for m, v in fakes.items() if v}
+        if not real or not fakes:
+            continue
+        every = [z for v in fakes.values() for z in v]
+        out[src] = float(roc_auc_score([0] * len(real) + [1] * len(every), real + every))
+        if len(fakes) > 1:
+            for m, v in sorted(fakes.items()):
+                out[f"{src}/{m}"] = float(roc_auc_score([0] * len(real) + [1] * len(v), real + v))
+    return out
+
+
 # --- evaluating a model on a manifest of crops or on labelled videos ---------------------------------------
 
 

@@ -51,3 +51,44 @@ def face_classifier(backbone, mean, std):
             return self.backbone(x.contiguous(memory_format=torch.channels_last)).reshape(-1)
 
     return FaceClassifier()
+
+
+def load_folded_onnx(model, onnx_path) -> None:
+    """Start a torch model from an exported ONNX graph of the same architecture (e.g. the shipped weights, whose
+    training checkpoint is not kept). The exporter folded each BatchNorm into the convolution before it, so every
+    conv takes the folded kernel and its BatchNorm becomes the identity plus the folded bias (mean 0, var 1 - eps,
+    scale 1). Train such a model with its BatchNorms in eval mode (`freeze_batchnorm`): batch statistics would undo
+    the folding.
+    """
+    import onnx
+    import torch
+    from onnx import numpy_helper
+    from torch import nn
+
+    inits = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(onnx_path)).graph.initializer}
+    modules = list(model.named_modules())
+    with torch.no_grad():
+        for pos, (name, mod) in enumerate(modules):
+            if isinstance(mod, nn.Conv2d):
+                weight = inits.get(f"{name}.weight")
+                if weight is None or tuple(weight.shape) != tuple(mod.weight.shape):
+                    raise ValueError(f"{onnx_path}: no kernel of shape {tuple(mod.weight.shape)} for {name}")
+                mod.weight.copy_(torch.tensor(weight))
+                bias = inits[f"{name}.weight_bias"]
+                bn = next(m for _, m in modules[pos + 1 :] if isinstance(m, nn.BatchNorm2d))
+                bn.weight.fill_(1.0)
+                bn.bias.copy_(torch.tensor(bias))
+                bn.running_mean.zero_()
+                bn.running_var.fill_(1.0 - bn.eps)
+            elif isinstance(mod, nn.Linear):
+                mod.weight.copy_(torch.tensor(inits[f"{name}.weight"]))
+                mod.bias.copy_(torch.tensor(inits[f"{name}.bias"]))
+
+
+def freeze_batchnorm(model) -> None:
+    """Keep every BatchNorm in eval mode (running statistics fixed; scale and shift still train)."""
+    from torch import nn
+
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()

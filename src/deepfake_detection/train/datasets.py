@@ -1,7 +1,9 @@
 """Datasets as manifests: one CSV row per face crop with its label and its leakage group.
 
-Manifest columns: path,label,group,split[,video,track,time]. `group` is the source real video: a FAKE shares the
-actor, room and light of the REAL it was made from, so both must land on the same side of every split.
+Manifest columns: path,label,group,split[,video,track,time,source,method]. `group` is the source real video (or
+person): a FAKE shares the actor, room and light of the REAL it was made from, so both must land on the same side of
+every split. `source` names the dataset (dfdc, ffpp, talking_heads, ...) and `method` the generator of a FAKE
+("real" for REAL rows), so training can weight them and validation can hold one out.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class Sample:
     video: str = ""
     track: int = 0
     time: float = 0.0
+    source: str = ""
+    method: str = ""
 
     @property
     def y(self) -> int:
@@ -55,7 +59,8 @@ def load_dfdc_crops(root: str | Path) -> list[Sample]:
             group = vid if label == "REAL" or not row.get("original") else _stem(row["original"])
             path = root / "faces_224" / f"{vid}.jpg"
             if path.is_file():
-                samples.append(Sample(str(path), label, group, video=vid))
+                samples.append(Sample(str(path), label, group, video=vid, source="dfdc",
+                                      method="real" if label == "REAL" else "dfdc"))
     return samples
 
 
@@ -125,7 +130,7 @@ def balance_fakes(samples: list[Sample], per_group: dict[str, int], seed: int = 
     return sorted(kept, key=lambda s: s.path)
 
 
-FIELDS = ("path", "label", "group", "split", "video", "track", "time")
+FIELDS = ("path", "label", "group", "split", "video", "track", "time", "source", "method")
 
 
 def write_manifest(samples: list[Sample], path: str | Path) -> None:
@@ -162,6 +167,8 @@ def read_manifest(path: str | Path) -> list[Sample]:
                     video=row.get("video") or "",
                     track=int(row.get("track") or 0),
                     time=float(row.get("time") or 0.0),
+                    source=row.get("source") or "",
+                    method=row.get("method") or ("real" if label == "REAL" else ""),
                 )
             )
     return out

@@ -9,14 +9,14 @@ import json
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import yaml
 
 from ..errors import DeepfakeError
-from ..evaluate import binary_metrics
+from ..evaluate import binary_metrics, per_source_auc
 from ..models import create_model, model_cfg
 from .augment import augment_batch
 from .datasets import load_crops, read_manifest
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class TrainConfig:
     model: str = "efficientnet_lite0"
-    data: str = "data/dfdc/manifest.csv"  # manifest with train/val splits (see `prepare-dfdc`)
+    data: str = "data/dfdc/manifest.csv"  # manifest(s) with train/val splits, comma-separated (see `prepare`)
     out: str = "runs/efficientnet_lite0"
     cache_dir: str = "data/cache"  # decoded crops at the model's input size, memoised once
     input_size: int = 0  # 0: the model's default
@@ -45,12 +45,43 @@ class TrainConfig:
     threads: int = 2
     seq_len: int = 16  # sequence models: frames per face-track window
     sbi: float = 0.0  # share of each batch's FAKE half made of self-blended REAL crops (1.0: SBI only)
-    init_from: str = ""  # optional best.pt/last.pt whose weights start this run (e.g. fine-tune with SBI)
+    init_from: str = ""  # best.pt/last.pt, or an exported .onnx (e.g. the shipped model), that starts this run
+    # Sampling: each batch is half REAL, half FAKE; within a half a row is drawn with probability proportional to
+    # its source's weight (times its method's weight for FAKEs), shared equally by that source's (method's) rows.
+    source_weights: dict = field(default_factory=dict)  # e.g. {dfdc: 1, ffpp: 1, talking_heads: 0.5}; unset: 1
+    method_weights: dict = field(default_factory=dict)  # e.g. {Face2Face: 1.5}; unset: 1
+    holdout: list = field(default_factory=list)  # "source" or "source/method" left out of training (kept in val)
 
 
 def _cache_path(cfg: TrainConfig, samples, size: int, split: str) -> Path:
     key = hashlib.sha1("\n".join(s.path for s in samples).encode()).hexdigest()[:12]
     return Path(cfg.cache_dir) / f"{split}_{size}_{key}.npy"
+
+
+def read_manifests(data: str) -> list:
+    """Rows of one manifest or of several, comma-separated (one per source)."""
+    return [s for part in data.split(",") if part.strip() for s in read_manifest(part.strip())]
+
+
+def held_out(sample, holdout) -> bool:
+    return sample.source in holdout or f"{sample.source}/{sample.method}" in holdout
+
+
+def sampling_weights(samples, source_weights: dict, method_weights: dict) -> np.ndarray:
+    """Draw probabilities: a source's share follows its weight (not its size); within a source its methods share
+    it by their weights; within a (source, method) cell every row is equally likely."""
+    from collections import Counter
+
+    cells = Counter((s.source, s.method) for s in samples)
+    mw = {c: float(method_weights.get(c[1], 1.0)) for c in cells}
+    per_source = Counter()
+    for c, w in mw.items():
+        per_source[c[0]] += w
+    w = np.array([float(source_weights.get(s.source, 1.0)) * mw[(s.source, s.method)]
+                  / max(per_source[s.source], 1e-12) / cells[(s.source, s.method)] for s in samples])
+    if not w.sum() > 0:
+        raise DeepfakeError("every training row has weight 0: check source_weights / method_weights")
+    return w / w.sum()
 
 
 def crop_landmarks(images: np.ndarray, indices: np.ndarray, cache: Path) -> np.ndarray:
@@ -108,8 +139,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         return train_sequence(cfg, progress)
     size = cfg.input_size or model_cfg(cfg.model).input_size
 
-    samples = read_manifest(cfg.data)
-    train_s = [s for s in samples if s.split == "train"]
+    samples = read_manifests(cfg.data)
+    train_s = [s for s in samples if s.split == "train" and not held_out(s, cfg.holdout)]
     val_s = [s for s in samples if s.split == "val"]
     if not train_s or not val_s:
         raise DeepfakeError(f"{cfg.data}: needs rows with split=train and split=val")
@@ -121,7 +152,12 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     log.info("train %d (%d fake), val %d (%d fake)", len(y_train), y_train.sum(), len(y_val), y_val.sum())
 
     model = create_model(cfg.model, pretrained=cfg.pretrained, freeze_blocks=cfg.freeze_blocks).to(memory_format=torch.channels_last)
-    if cfg.init_from:
+    folded = cfg.init_from.endswith(".onnx")
+    if folded:
+        from ..models._torch import freeze_batchnorm, load_folded_onnx
+
+        load_folded_onnx(model, cfg.init_from)
+    elif cfg.init_from:
         model.load_state_dict(torch.load(cfg.init_from, map_location="cpu", weights_only=False)["model"])
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
 
@@ -143,6 +179,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         log.info("resumed %s at step %d (best val log loss %.4f)", run, step, best)
 
     real_idx, fake_idx = np.flatnonzero(y_train == 0), np.flatnonzero(y_train == 1)
+    real_p = sampling_weights([train_s[i] for i in real_idx], cfg.source_weights, {})
+    fake_p = sampling_weights([train_s[i] for i in fake_idx], cfg.source_weights, cfg.method_weights)
     if cfg.sbi > 0:
         landmarks = crop_landmarks(x_train, real_idx, _cache_path(cfg, train_s, size, "landmarks"))
         sbi_idx = real_idx[np.isfinite(landmarks[real_idx, 0, 0])]
@@ -156,8 +194,10 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     running = []
     while step < cfg.max_steps and stale < cfg.patience:
         model.train()
+        if folded:
+            freeze_batchnorm(model)  # batch statistics would undo the BatchNorms folded into the convolutions
         # Balanced batches: half REAL, half FAKE, so the 1:4.9 imbalance cannot teach "always FAKE".
-        idx = np.concatenate([rng.choice(real_idx, half), rng.choice(fake_idx, cfg.batch_size - half)])
+        idx = np.concatenate([rng.choice(real_idx, half, p=real_p), rng.choice(fake_idx, cfg.batch_size - half, p=fake_p)])
         xb = x_train[np.sort(idx)]
         yb = y_train[np.sort(idx)]
         if cfg.sbi > 0:
@@ -176,14 +216,17 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         pbar.update(1)
         pbar.set_postfix(loss=f"{np.mean(running[-50:]):.3f}")
         if step % cfg.eval_every == 0 or step == cfg.max_steps:
-            p_val = 1 / (1 + np.exp(-predict_logits(model, x_val)))
+            z_val = predict_logits(model, x_val)
+            p_val = 1 / (1 + np.exp(-z_val))
             m = binary_metrics(y_val, p_val)
+            m["per_source_auc"] = per_source_auc(val_s, z_val)
             m.update(step=step, train_loss=float(np.mean(running)), lr=lr_at(step), wall_s=time.time() - t0)
             running = []
             with (run / "metrics.jsonl").open("a") as f:
                 f.write(json.dumps(m) + "\n")
             log.info("step %d val auc %.4f log loss %.4f", step, m["auc"], m["log_loss"])
-            pbar.write(f"step {step}: val AUC {m['auc']:.4f}  log loss {m['log_loss']:.4f}  acc {m['accuracy']:.3f}")
+            pbar.write(f"step {step}: val AUC {m['auc']:.4f}  log loss {m['log_loss']:.4f}  acc {m['accuracy']:.3f}  "
+                       + "  ".join(f"{k} {v:.3f}" for k, v in m["per_source_auc"].items()))
             if m["log_loss"] < best:
                 best, stale = m["log_loss"], 0
                 torch.save({"model": model.state_dict(), "cfg": dataclasses.asdict(cfg), "metrics": m}, run / "best.pt")

@@ -1,0 +1,148 @@
+"""The multi-source data layer: per-source manifests, grouping, keep-lists, source weights, held-out sources."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from deepfake_detection.evaluate import per_source_auc
+from deepfake_detection.train.datasets import Sample, read_manifest
+from deepfake_detection.train.sources import ffpp_group, prepare_ffpp, talking_head_samples
+
+from conftest import drawn_face
+
+
+def _tight_crop(seed: int) -> np.ndarray:
+    """An FF++-like crop: the face box cut tight and upscaled to 299 px."""
+    img = drawn_face(cx=160 + seed % 7, cy=125)
+    return cv2.resize(img[45:215, 80:240], (299, 299), interpolation=cv2.INTER_CUBIC)
+
+
+@pytest.fixture
+def ffpp_snapshot(tmp_path: Path) -> tuple[Path, Path]:
+    snap = tmp_path / "snap"
+    keep = []
+    for method, rois in {"youtube": range(0, 160, 2), "Face2Face": range(0, 80), "NeuralTextures": range(0, 80)}.items():
+        folder = snap / "image" / "train" / method
+        folder.mkdir(parents=True)
+        for n in rois:
+            cv2.imwrite(str(folder / f"roi_{n}.jpg"), _tight_crop(n)[..., ::-1])
+            if n % 10 != 3:  # every tenth file is left off the keep-list
+                keep.append(f"image/train/{method}/roi_{n}.jpg")
+    keep.append("data/train/youtube/roi_0.jpg")  # 64 px copies are listed too but not used
+    (tmp_path / "keep.txt").write_text("\n".join(keep) + "\n")
+    return snap, tmp_path / "keep.txt"
+
+
+def test_ffpp_uses_only_the_keep_list_and_recuts_to_the_serving_size(ffpp_snapshot, tmp_path: Path) -> None:
+    snap, keep = ffpp_snapshot
+    counts = prepare_ffpp(snap, keep, tmp_path / "out", size=96, val=0.25, test=0.25)
+    rows = read_manifest(tmp_path / "out" / "manifest.csv")
+    listed = {ln for ln in keep.read_text().split() if ln.startswith("image/")}
+    assert len(rows) + counts["no_face"] == len(listed)
+    assert all(int(r.video.rsplit("_", 1)[1]) % 10 != 3 for r in rows)
+    assert counts["no_face"] <= len(listed) // 10
+    assert {r.source for r in rows} == {"ffpp"}
+    assert Counter(r.method for r in rows).keys() == {"real", "Face2Face", "NeuralTextures"}
+    assert all((r.label == "REAL") == (r.method == "real") for r in rows)
+    img = cv2.imread(rows[0].path)
+    assert img.shape == (96, 96, 3)
+
+
+def test_ffpp_groups_align_across_method_folders_and_never_straddle_splits(ffpp_snapshot, tmp_path: Path) -> None:
+    # Real roi 2N and fake roi N show the same target video: same block, so the same group.
+    assert ffpp_group("youtube", 2 * 37) == ffpp_group("Face2Face", 37) == ffpp_group("NeuralTextures", 37)
+    assert ffpp_group("Face2Face", 19) != ffpp_group("Face2Face", 20)
+    snap, keep = ffpp_snapshot
+    prepare_ffpp(snap, keep, tmp_path / "out", size=96, val=0.25, test=0.25)
+    rows = read_manifest(tmp_path / "out" / "manifest.csv")
+    sides: dict[str, set[str]] = {}
+    for r in rows:
+        sides.setdefault(r.group, set()).add(r.split)
+    assert all(len(s) == 1 for s in sides.values())
+    assert {r.split for r in rows} == {"train", "val", "test"}
+
+
+def test_ffpp_without_the_snapshot_says_so(ffpp_snapshot, tmp_path: Path) -> None:
+    from deepfake_detection.errors import DeepfakeError
+
+    _, keep = ffpp_snapshot
+    with pytest.raises(DeepfakeError, match="none of the keep-listed files"):
+        prepare_ffpp(tmp_path / "elsewhere", keep, tmp_path / "out")
+
+
+def test_talking_heads_group_by_person_across_repositories(tmp_path: Path) -> None:
+    rows = [("a.mp4", "FAKE", "wav2lip", "HuyVux-dev/Wav2Lip-Preprocessing"),
+            ("b.mp4", "FAKE", "sadtalker", "Zz-ww/SadTalker-Video-Lip-Sync"),
+            ("c.mp4", "REAL", "", "iperov/DeepFaceLive"),
+            ("d.mp4", "FAKE", "hyperlips", "semchan/HyperLips"),
+            ("e.mp4", "REAL", "", "someone/else"),
+            ("gone.mp4", "REAL", "", "someone/else")]
+    with (tmp_path / "MANIFEST.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["file", "label", "generator", "source_repo"])
+        w.writerows(rows)
+    for name, *_ in rows[:-1]:
+        (tmp_path / name).write_bytes(b"x")
+    got = {Path(s.path).name: s for s in talking_head_samples(tmp_path / "MANIFEST.csv", tmp_path)}
+    assert "gone.mp4" not in got  # absent files are skipped
+    assert got["a.mp4"].group == got["b.mp4"].group  # the same person in two repositories
+    assert got["c.mp4"].group == got["d.mp4"].group != got["a.mp4"].group
+    assert got["e.mp4"].group not in {got[k + ".mp4"].group for k in "abcd"}
+    assert got["b.mp4"].method == "sadtalker" and got["c.mp4"].method == "real"
+    assert {s.source for s in got.values()} == {"talking_heads"}
+
+
+def _rows(source: str, method: str, label: str, n: int) -> list[Sample]:
+    return [Sample(f"{source}_{method}_{i}.jpg", label, f"g{i}", "train", source=source, method=method)
+            for i in range(n)]
+
+
+def test_source_weights_set_batch_shares_whatever_the_sizes() -> None:
+    from deepfake_detection.train.trainer import sampling_weights
+
+    fakes = _rows("dfdc", "dfdc", "FAKE", 900) + _rows("ffpp", "Face2Face", "FAKE", 50) + \
+        _rows("ffpp", "NeuralTextures", "FAKE", 50)
+    p = sampling_weights(fakes, {"dfdc": 1.0, "ffpp": 3.0}, {"NeuralTextures": 2.0})
+    share = Counter()
+    for s, w in zip(fakes, p):
+        share[(s.source, s.method)] += w
+    assert share[("dfdc", "dfdc")] == pytest.approx(0.25)
+    assert share[("ffpp", "Face2Face")] == pytest.approx(0.25)
+    assert share[("ffpp", "NeuralTextures")] == pytest.approx(0.5)
+    # Unset weights are 1: equal shares per source, not per row.
+    p = sampling_weights(fakes, {}, {})
+    assert sum(w for s, w in zip(fakes, p) if s.source == "dfdc") == pytest.approx(0.5)
+
+
+def test_zero_weights_everywhere_is_an_error() -> None:
+    from deepfake_detection.errors import DeepfakeError
+    from deepfake_detection.train.trainer import sampling_weights
+
+    with pytest.raises(DeepfakeError, match="weight 0"):
+        sampling_weights(_rows("dfdc", "dfdc", "FAKE", 3), {"dfdc": 0}, {})
+
+
+def test_holdout_by_source_or_method() -> None:
+    from deepfake_detection.train.trainer import held_out
+
+    f2f, dfdc = _rows("ffpp", "Face2Face", "FAKE", 1)[0], _rows("dfdc", "dfdc", "FAKE", 1)[0]
+    assert held_out(f2f, ["ffpp/Face2Face"]) and not held_out(dfdc, ["ffpp/Face2Face"])
+    assert held_out(f2f, ["ffpp"]) and held_out(dfdc, ["dfdc"])
+
+
+def test_per_source_auc_ranks_each_method_against_its_own_sources_reals() -> None:
+    real = _rows("ffpp", "real", "REAL", 4)
+    f2f, nt = _rows("ffpp", "Face2Face", "FAKE", 4), _rows("ffpp", "NeuralTextures", "FAKE", 4)
+    other = _rows("dfdc", "real", "REAL", 2) + _rows("dfdc", "dfdc", "FAKE", 2)
+    logits = np.array([0, 1, 2, 3] + [4, 5, 6, 7] + [-1, -2, -3, 2.5] + [9, 9, -9, -9], float)
+    auc = per_source_auc(real + f2f + nt + other, logits)
+    assert auc["ffpp/Face2Face"] == 1.0  # every F2F fake above every FF++ real
+    assert auc["ffpp/NeuralTextures"] == pytest.approx(3 / 16)  # 2.5 beats three of the four reals
+    assert auc["dfdc"] == 0.0  # DFDC fakes are ranked against DFDC reals only
+    assert "dfdc/dfdc" not in auc  # a single-method source has no per-method line
