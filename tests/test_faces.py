@@ -107,3 +107,18 @@ def test_a_lost_face_triggers_a_full_detection():
     found = detect_sequence(images, FaceConfig(detect_every=8))
     assert [len(d) for d in found] == [1, 1, 1]
     assert found[2][0].box[0] > 240  # the face jumped out of its window: the frame was searched whole
+
+
+def test_a_track_closed_by_a_long_gap_is_returned_as_items() -> None:
+    """A face gone for more than max_gap sampled frames closes its track; the closed track must come back as
+    (position, detection) pairs like the open ones (it came back as the tracker's own dict and crashed detect)."""
+    from deepfake_detection.faces import Detection, FaceConfig, link_tracks
+
+    def det(x):
+        return Detection((x, 10.0, x + 50.0, 60.0), 0.9, ((x + 15, 25), (x + 35, 25), (x + 25, 35), (x + 17, 48), (x + 33, 48)))
+
+    cfg = FaceConfig(max_gap=2)
+    per_frame = [[det(10)], [det(11)], [det(12)], [], [], [], [], [det(200)], [det(201)]]
+    tracks = link_tracks(per_frame, cfg)
+    assert sorted(len(t) for t in tracks) == [2, 3]
+    assert all(isinstance(pos, int) and isinstance(d, Detection) for t in tracks for pos, d in t)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -61,6 +61,15 @@ class Detection:
 
 
 @dataclass(frozen=True)
+class FaceQuality:
+    """How much one face crop can be trusted as evidence."""
+
+    size: float  # shorter side of the detector box, frame pixels
+    sharpness: float  # detail relative to contrast, low for upscaled or out-of-focus faces (see `sharpness`)
+    yaw: float  # approximate head turn in degrees from the five landmarks (0 = frontal)
+
+
+@dataclass(frozen=True)
 class FaceTrack:
     """One person across the sampled frames. Lists are parallel; `frame_positions` index `Frames.images`."""
 
@@ -68,10 +77,41 @@ class FaceTrack:
     frame_positions: list[int]
     detections: list[Detection]
     crops: list[np.ndarray] = field(repr=False)  # uint8 RGB [crop_size, crop_size, 3]
+    quality: list[FaceQuality] = field(default_factory=list)
 
     @property
     def mean_size(self) -> float:
-        return float(np.mean([min(d.box[2] - d.box[0], d.box[3] - d.box[1]) for d in self.detections]))
+        return float(np.mean([box_size(d) for d in self.detections]))
+
+
+def box_size(det: Detection) -> float:
+    return float(min(det.box[2] - det.box[0], det.box[3] - det.box[1]))
+
+
+def yaw_degrees(landmarks) -> float:
+    """Head turn from the nose tip's sideways offset from the eye midpoint, in the eyes' own frame (roll removed).
+    The nose tip stands about 0.55 inter-eye distances in front of the eyes, so offset / distance ≈ 0.55 tan(yaw)."""
+    (rx, ry), (lx, ly), (nx, ny) = landmarks[0], landmarks[1], landmarks[2]
+    ex, ey = lx - rx, ly - ry
+    dist = math.hypot(ex, ey)
+    if dist < 1e-6:
+        return 90.0
+    along = ((nx - (rx + lx) / 2) * ex + (ny - (ry + ly) / 2) * ey) / dist
+    return float(math.degrees(math.atan(abs(along) / dist / 0.55)))
+
+
+def sharpness(crop: np.ndarray) -> float:
+    """Variance of the Laplacian over the variance of the grey crop, both at 64 px: detail relative to contrast,
+    so dark but focused faces are not mistaken for blurred ones, and at 64 px so codec noise averages out.
+    Measured: ≈ 0.04-0.07 for faces under a Gaussian blur of σ 2-4 px, 0.02-0.2 for 37-55 px faces upscaled into
+    the crop, 0.25-1.0 for 180-250 px talking heads."""
+    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    grey = cv2.resize(grey, (64, 64), interpolation=cv2.INTER_AREA)
+    return float(cv2.Laplacian(grey, cv2.CV_32F).var() / max(float(grey.var()), 1.0))
+
+
+def face_quality(det: Detection, crop: np.ndarray) -> FaceQuality:
+    return FaceQuality(box_size(det), sharpness(crop), yaw_degrees(det.landmarks))
 
 
 def _enhance(rgb: np.ndarray) -> np.ndarray:
@@ -237,11 +277,8 @@ def link_tracks(per_frame: list[list[Detection]], cfg: FaceConfig = FaceConfig()
         for di, d in enumerate(dets):
             if di not in used_d:
                 open_tracks.append({"items": [(pos, d)], "last": pos})
-        still = []
-        for t in open_tracks:
-            (still if pos - t["last"] <= cfg.max_gap else closed).append(t)
-        closed += [t["items"] for t in open_tracks if t not in still]
-        open_tracks = still
+        closed += [t["items"] for t in open_tracks if pos - t["last"] > cfg.max_gap]
+        open_tracks = [t for t in open_tracks if pos - t["last"] <= cfg.max_gap]
     return closed + [t["items"] for t in open_tracks]
 
 
@@ -268,7 +305,8 @@ def track_faces(frames: Frames, cfg: FaceConfig = FaceConfig(),
     tracks = []
     for items in linked:
         crops = [crop_face(frames.images[pos], d, cfg.crop_size, cfg.crop_scale) for pos, d in items]
-        tracks.append(FaceTrack(0, [p for p, _ in items], [d for _, d in items], crops))
+        quality = [face_quality(d, c) for (_, d), c in zip(items, crops)]
+        tracks.append(FaceTrack(0, [p for p, _ in items], [d for _, d in items], crops, quality))
     tracks.sort(key=lambda t: -t.mean_size * len(t.detections))
     tracks = tracks[: cfg.max_tracks]
-    return [FaceTrack(i, t.frame_positions, t.detections, t.crops) for i, t in enumerate(tracks)]
+    return [replace(t, track_id=i) for i, t in enumerate(tracks)]
