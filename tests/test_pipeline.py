@@ -43,9 +43,14 @@ def test_video_without_face_is_no_face(tmp_path, detector):
 def test_sample_videos_get_a_verdict_with_located_faces(detector):
     for path in sorted(VIDEOS_SAMPLE.glob("*.mp4")):
         r = detector.detect(path)
+        if path.name.startswith("fake_abofeumbvv"):  # a ~37 px face in a dark room: reported, too small to judge
+            assert r.verdict == "NO_FACE" and r.reason.endswith("too small to judge"), r.reason
+            assert r.faces and not r.faces[0].judged
+            continue
         assert r.verdict in ("REAL", "FAKE"), (path.name, r.reason)
         assert 0.0 <= r.probability <= 1.0
-        assert r.probability == max(f.probability for f in r.faces)
+        assert r.probability == max(f.probability for f in r.faces if f.judged)
+        assert r.faces[r.deciding_face].probability == r.probability
         frame = r.faces[0].frames[0]
         x1, y1, x2, y2 = frame.box
         assert 0 <= x1 < x2 <= r.media.width + 5 and 0 <= y1 < y2 <= r.media.height + 5

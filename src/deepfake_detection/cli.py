@@ -197,11 +197,18 @@ def _write_card(card: dict, out: Path) -> None:
 
 
 def _cmd_calibrate(args) -> int:
+    from tqdm import tqdm
+
     from .evaluate import binary_metrics
     from .models.serving import Calibration, load_scorer
     from .train import fusion
+    from .train.operating import calibrate_on_footage
 
     real = _real_dir(args)
+    if bool(args.real_footage) != bool(args.real_footage_manifest):
+        raise DeepfakeError("--real-footage and --real-footage-manifest go together")
+    if bool(args.talking_heads) != bool(args.talking_heads_manifest):
+        raise DeepfakeError("--talking-heads and --talking-heads-manifest go together")
     scorer = load_scorer(args.model)
     if not hasattr(scorer, "tta"):
         raise DeepfakeError("calibrate takes a single ONNX model; a fusion is calibrated by `fuse`")
@@ -211,17 +218,28 @@ def _cmd_calibrate(args) -> int:
     (a,), b = fusion.fit_stack(z[:, None], y)
     scorer.calibration = Calibration(float(a), float(b))
     p_val = scorer.probability(z)
-    point = fusion.operating_point(scorer, p_val, y, args.target_fpr, real, Path(args.work), args.frames,
-                                   _real_video_bar(args))
-    card = dict(scorer.card, tta=args.tta, calibration={"a": float(a), "b": float(b)}, **point,
-                validation=binary_metrics(y, p_val, point["threshold"]))
+    card = dict(scorer.card, tta=args.tta, calibration={"a": float(a), "b": float(b)})
+    if args.real_footage:
+        bar = None if args.quiet else (lambda it: tqdm(it, desc="footage", unit="item", file=sys.stderr))
+        card.update(calibrate_on_footage(
+            scorer, val, p_val, args.target_fpr, Path(args.work), real_footage=(args.real_footage_manifest, args.real_footage),
+            talking_heads=(args.talking_heads_manifest, args.talking_heads) if args.talking_heads else None,
+            reencode=real, fake_videos=args.fake_videos, frames=args.frames, progress=bar))
+    else:
+        card.update(fusion.operating_point(scorer, p_val, y, args.target_fpr, real, Path(args.work), args.frames,
+                                           _real_video_bar(args)))
+    card["validation"] = binary_metrics(y, p_val, card["threshold"])
     _write_card(card, Path(args.out))
     m, op = card["validation"], card["operating_point"]
-    print(f"wrote {args.out}: tta {args.tta}, Platt a={a:.3f} b={b:.3f}, threshold {op['threshold']:.3f}; "
+    print(f"wrote {args.out}: tta {args.tta}, Platt a={a:.3f} b={b:.3f}, threshold {card['threshold']:.3f}; "
           f"validation AUC {m['auc']:.4f}, log loss {m['log_loss']:.4f}, ECE {m['ece']:.4f}; REAL crops flagged "
-          f"{op['val_real_crops_flagged']:.1%}, FAKE crops caught {op['val_fake_crops_caught']:.1%}"
-          + (f"; real videos flagged {op['real_videos_flagged']:.1%} of {op['real_videos']}"
-             if "real_videos" in op else ""))
+          f"{m['real_flagged']:.1%}, FAKE crops caught {m['fake_caught']:.1%}")
+    held = op.get("held_apart", {}).get("condition", {})
+    for key, row in held.items():
+        print(f"  held-apart real {key:12s} {row['items']:3d} items, flagged {row['flagged']:.1%}, no face judged "
+              f"{row['no_face']:.1%}")
+    for key, row in op.get("held_apart", {}).get("judged_faces", {}).items():
+        print(f"  held-apart real, judged faces {key:11s} {row['items']:3d} items, flagged {row['flagged']:.1%}")
     return 0
 
 
@@ -299,13 +317,16 @@ def _human(r) -> str:
                  f"{r.timings.get('total', 0):.2f} s")
     lines.append(f"  reason   {r.reason}")
     if r.faces:
-        lines.append("  face  P(fake)  frames  seen s        over threshold s  box (first frame)")
+        lines.append("  face  P(fake)  frames  seen s        over threshold s  box (first frame)       size  judged")
         for f in r.faces:
             x1, y1, x2, y2 = f.frames[0].box
             over = "-" if f.span is None else f"{f.span[0]:.1f}-{f.span[1]:.1f}"
-            lines.append(f"  {f.track_id:4d}  {f.probability:7.3f}  {len(f.frames):6d}  "
-                         f"{f.frames[0].time:5.1f}-{f.frames[-1].time:<5.1f}  {over:16s}  "
-                         f"[{x1:.0f},{y1:.0f},{x2:.0f},{y2:.0f}]")
+            mark = "*" if f.track_id == r.deciding_face else " "
+            box = f"[{x1:.0f},{y1:.0f},{x2:.0f},{y2:.0f}]"
+            size = f"{f.quality.size:4.0f}" if f.quality else "   -"
+            judged = "yes" if f.judged else f"no: {f.not_judged_reason}"
+            lines.append(f" {mark}{f.track_id:4d}  {f.probability:7.3f}  {len(f.frames):6d}  "
+                         f"{f.frames[0].time:5.1f}-{f.frames[-1].time:<5.1f}  {over:16s}  {box:22s}  {size}  {judged}")
             if f.components:
                 lines.append("        models: " + ", ".join(f"{k} {v:.3f}" for k, v in f.components.items()))
             if f.dynamics:
@@ -636,6 +657,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("model", help="shipped name or exported .onnx path")
     s.add_argument("--tta", choices=("none", "hflip"), default="none", help="test-time augmentation (default: %(default)s)")
     s.add_argument("--out", required=True, help="model card .json to write")
+    s.add_argument("--real-footage", help="folder of real footage of every kind (shared DATA.md §6): half of its "
+                                          "sources set the threshold and the number-of-faces rule, half are held apart")
+    s.add_argument("--real-footage-manifest", help="its MANIFEST.csv (file, kind, condition, source_repo)")
+    s.add_argument("--talking-heads", help="folder of talking-head videos (DATA.md §5): validation REAL videos "
+                                           "join the calibration, test videos are held apart, FAKE ones are counted")
+    s.add_argument("--talking-heads-manifest", help="its MANIFEST.csv")
+    s.add_argument("--fake-videos", action="append", default=[],
+                   help="folder with REAL/ and FAKE/ videos only measured at the chosen point (e.g. UADFV); repeatable")
     _add_operating_point_args(s, real_required=False)
     s.set_defaults(func=_cmd_calibrate)
 

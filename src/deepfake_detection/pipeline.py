@@ -10,28 +10,22 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 
 from . import explain as xp
+from .decision import FacesRule, QualityBar, decide
 from .dynamics import MIN_FRAMES, DynamicsModel, track_features
 from .faces import Detection, FaceConfig, FaceTrack, SequenceDetector, track_faces
 from .media import Frames, MediaLimits, read_frames
 from .models.serving import FrameScorer, FusionScorer, load_scorer
-from .report import DynamicsScore, Explanation, FaceResult, FrameResult, MediaInfo, Report
-
-SMALL_FACE_PX = 48  # below this the crop is mostly upscaling blur and the score is weak evidence
+from .report import DynamicsScore, Explanation, FaceQualitySummary, FaceResult, FrameResult, MediaInfo, Report
 
 
 def mean_logit(logits: np.ndarray) -> float:
     """Track score: the mean frame logit (a geometric mean of odds; one odd frame cannot dominate)."""
     return float(np.mean(logits))
-
-
-def most_suspicious(track_probs: Sequence[float]) -> int:
-    """Video decision: the face track with the highest FAKE probability decides."""
-    return int(np.argmax(track_probs))
 
 
 @dataclass(frozen=True)
@@ -46,10 +40,10 @@ class Detector:
     read: Callable[..., Frames] = read_frames
     track: Callable[..., list[FaceTrack]] = track_faces  # (frames, cfg[, per_frame detections]) like track_faces
     aggregate_track: Callable[[np.ndarray], float] = mean_logit
-    pick_track: Callable[[Sequence[float]], int] = most_suspicious
     explain: bool = False  # add an occlusion heatmap and pictures of each face's most suspicious frame
     dynamics: DynamicsModel | None = None  # also score each track's landmark motion (reported, not in the verdict)
     overlap: bool = True  # find faces in a second thread while the video decodes (with the stock `read` seam)
+    quality_bar: QualityBar | None = None  # None: the model card's (or the defaults)
 
     def detect(self, path) -> Report:
         threshold = self.scorer.threshold if self.threshold is None else self.threshold
@@ -75,6 +69,7 @@ class Detector:
         logits = self.scorer.fuse(parts) if parts else np.zeros(0)
         timings["model"] = time.perf_counter() - t
 
+        bar = self.quality_bar or QualityBar.from_card(getattr(self.scorer, "card", {}))
         faces, start = [], 0
         for tr in tracks:
             rows = slice(start, start + len(tr.crops))
@@ -82,14 +77,18 @@ class Detector:
             start += len(tr.crops)
             frame_p = self.scorer.probability(lg)
             over = [frames.times[pos] for pos, p in zip(tr.frame_positions, frame_p) if p >= threshold]
+            quality = _summary(tr, frames)
+            why = bar.reasons(quality.size, quality.sharpness, quality.yaw, quality.frames, len(frames.images))
             faces.append(FaceResult(
                 track_id=tr.track_id,
                 probability=float(self.scorer.probability(self.aggregate_track(lg))),
                 frames=[FrameResult(index=frames.indices[pos], time=frames.times[pos],
                                     box=_scaled(d.box, 1 / frames.scale),
                                     landmarks=tuple(_scaled(pt, 1 / frames.scale) for pt in d.landmarks),
-                                    detector_score=d.score, probability=float(p), enhanced=d.enhanced)
-                        for pos, d, p in zip(tr.frame_positions, tr.detections, frame_p)],
+                                    detector_score=d.score, probability=float(p), enhanced=d.enhanced,
+                                    size=q.size / frames.scale, sharpness=q.sharpness, yaw=q.yaw)
+                        for pos, d, p, q in zip(tr.frame_positions, tr.detections, frame_p, tr.quality)],
+                quality=quality, judged=not why, not_judged_reason="; ".join(why) or None,
                 span=(over[0], over[-1]) if over else None,
                 components=self._components(parts, rows),
                 dynamics=self._dynamics(tr),
@@ -111,12 +110,19 @@ class Detector:
 
         if any(d.enhanced for tr in tracks for d in tr.detections):
             warnings.append("dark footage: some faces were found only after low-light enhancement")
+        pos, threshold = decide([f.probability for f in faces], [f.judged for f in faces], threshold,
+                                FacesRule.from_card(getattr(self.scorer, "card", {})))
+        if pos is None:
+            return Report(verdict="NO_FACE", probability=None, reason=_none_judged(faces, bar), **common)
+        # More faces, more chances for one real face to look fake: the bar rises with the number judged.
+        common["threshold"] = threshold
         if len(faces) > 1:
-            warnings.append(f"{len(faces)} faces: the most suspicious one decides")
-        best = faces[self.pick_track([f.probability for f in faces])]
-        best_track = tracks[best.track_id]
-        if best_track.mean_size < SMALL_FACE_PX:
-            warnings.append(f"face {best.track_id} is small ({best_track.mean_size:.0f} px): weak evidence")
+            n_judged = sum(f.judged for f in faces)
+            skipped = len(faces) - n_judged
+            warnings.append(f"{len(faces)} faces, {n_judged} judged" + (f" ({skipped} below the quality bar)"
+                            if skipped else "") + f": the most suspicious judged face decides at threshold "
+                            f"{threshold:.2f}")
+        best = faces[pos]
         verdict = "FAKE" if best.probability >= threshold else "REAL"
         peak = max(best.frames, key=lambda f: f.probability)
         where = "in the image" if frames.is_image else (
@@ -124,8 +130,8 @@ class Detector:
         relation = "≥" if verdict == "FAKE" else "<"
         reason = (f"face {best.track_id} scores P(fake)={best.probability:.2f} {relation} threshold {threshold:.2f} "
                   f"{where}")
-        return Report(verdict=verdict, probability=best.probability, reason=reason, **common)
-
+        return Report(verdict=verdict, probability=best.probability, reason=reason, deciding_face=best.track_id,
+                      **common)
 
     def _read_while_detecting(self, path, cfg: FaceConfig) -> tuple[Frames, list[list[Detection]]]:
         """Decode on this thread while a second one finds faces in each sampled frame as it arrives: FFmpeg's
@@ -181,6 +187,23 @@ class Detector:
             heatmap=heat.round(3).tolist(), face_jpeg=xp.b64_jpeg(crop),
             heatmap_jpeg=xp.b64_jpeg(xp.heat_overlay(crop, heat)),
             frame_jpeg=xp.b64_jpeg(xp.frame_with_box(image, _scaled(peak.box, frames.scale), label)))
+
+
+def _summary(track: FaceTrack, frames: Frames) -> FaceQualitySummary:
+    q = track.quality
+    return FaceQualitySummary(
+        size=float(np.median([x.size for x in q])) / frames.scale,
+        detector_score=float(np.median([d.score for d in track.detections])),
+        sharpness=float(np.median([x.sharpness for x in q])), yaw=float(np.median([x.yaw for x in q])),
+        frames=len(track.detections), coverage=len(track.detections) / max(1, len(frames.images)))
+
+
+def _none_judged(faces: list[FaceResult], bar: QualityBar) -> str:
+    """E.g. "3 faces found, all under 48 px: too small to judge"."""
+    n = f"{len(faces)} face{'s' if len(faces) > 1 else ''} found"
+    if all((f.not_judged_reason or "").startswith("small") for f in faces):
+        return f"{n}, {'all' if len(faces) > 1 else 'it is'} under {bar.min_size:.0f} px: too small to judge"
+    return f"{n}, none can be judged: " + "; ".join(f"face {f.track_id} {f.not_judged_reason}" for f in faces)
 
 
 def _scaled(values: tuple[float, ...], factor: float) -> tuple[float, ...]:

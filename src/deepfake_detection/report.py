@@ -18,6 +18,9 @@ class FrameResult:
     detector_score: float
     probability: float  # calibrated P(FAKE) of this single frame's crop
     enhanced: bool = False  # face found only after the low-light retry
+    size: float = 0.0  # shorter side of the face box, source pixels
+    sharpness: float = 0.0  # variance of the Laplacian of the 128 px grey crop
+    yaw: float = 0.0  # approximate head turn, degrees (0 = frontal)
 
 
 @dataclass(frozen=True)
@@ -43,10 +46,25 @@ class DynamicsScore:
 
 
 @dataclass(frozen=True)
+class FaceQualitySummary:
+    """One face track's quality: medians over its frames, and how much of the video it covers."""
+
+    size: float  # px, shorter box side in source pixels
+    detector_score: float
+    sharpness: float
+    yaw: float  # degrees
+    frames: int  # sampled frames the track was seen in
+    coverage: float  # frames / sampled frames
+
+
+@dataclass(frozen=True)
 class FaceResult:
     track_id: int
     probability: float  # calibrated P(FAKE) of the whole track
     frames: list[FrameResult]
+    quality: FaceQualitySummary | None = None
+    judged: bool = True  # False: below the quality bar, reported but not part of the verdict
+    not_judged_reason: str | None = None  # e.g. "small (31 px < 48 px)"
     span: tuple[float, float] | None = None  # seconds: first and last frame at or above the threshold
     explanation: Explanation | None = None  # filled when asked for (`detect --explain`, the web app)
     components: dict[str, float] = field(default_factory=dict)  # a fusion's models, each one's own P(FAKE)
@@ -68,11 +86,12 @@ class MediaInfo:
 class Report:
     path: str
     verdict: str  # REAL | FAKE | NO_FACE | ERROR
-    probability: float | None  # calibrated P(FAKE) of the most suspicious face; None without a face
-    threshold: float
+    probability: float | None  # calibrated P(FAKE) of the most suspicious judged face; None without one
+    threshold: float  # the threshold the deciding face was held to (it grows with the number of judged faces)
     model: str
     reason: str
     faces: list[FaceResult] = field(default_factory=list)
+    deciding_face: int | None = None  # track_id of the face that decided the verdict
     media: MediaInfo = field(default_factory=MediaInfo)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     warnings: list[str] = field(default_factory=list)

@@ -52,6 +52,7 @@ def _blank(v) -> str:
 
 
 _CSS = """
+tr.not-judged td{color:#999}
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
 h1{font-size:1.4em} h2{font-size:1.15em;margin-top:2em} h3{font-size:1em;word-break:break-all}
 table{border-collapse:collapse} td,th{padding:4px 8px;border-bottom:1px solid #ddd;text-align:left;vertical-align:middle}
@@ -166,10 +167,14 @@ def _detail(i: int, r: dict) -> str:
     dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in items)
     faces = r.get("faces") or []
     face_rows = "".join(
-        f'<tr><td>{f["track_id"]}</td><td class="num">{_num(f.get("probability"), 3)}</td>'
+        f'<tr class="{"" if f.get("judged", True) else "not-judged"}">'
+        f'<td>{f["track_id"]}{" (decided)" if f["track_id"] == r.get("deciding_face") else ""}</td>'
+        f'<td class="num">{_num(f.get("probability"), 3)}</td>'
         f'<td class="num">{len(f.get("frames") or [])}</td>'
-        f'<td>{_span(f.get("span"))}</td></tr>'
+        f'<td class="num">{_num((f.get("quality") or {}).get("size"), 0)}</td>'
+        f'<td>{_span(f.get("span"))}</td>'
+        f'<td>{"yes" if f.get("judged", True) else "no: " + e(f.get("not_judged_reason") or "")}</td></tr>'
         for f in faces)
-    face_table = (f"<table><tr><th>Face</th><th>P(fake)</th><th>Frames</th><th>Over threshold</th></tr>{face_rows}"
-                  f"</table>") if faces else ""
+    face_table = (f"<table><tr><th>Face</th><th>P(fake)</th><th>Frames</th><th>Size px</th><th>Over threshold</th>"
+                  f"<th>Judged</th></tr>{face_rows}</table>") if faces else ""
     return f'<section id="f{i}"><h3>{e(r["path"])}</h3><dl>{dl}</dl>{face_table}</section>'

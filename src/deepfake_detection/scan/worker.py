@@ -131,9 +131,9 @@ class FileScanner:
         """The deciding face's crop on its most suspicious frame (what the model saw), as base64 JPEG."""
         from ..explain import b64_jpeg
 
-        if not report.faces:
+        if report.deciding_face is None:
             return None
-        best = max(report.faces, key=lambda f: f.probability)  # the pipeline's most_suspicious: first maximum
+        best = next(f for f in report.faces if f.track_id == report.deciding_face)
         track = next((t for t in self._tracks.last if t.track_id == best.track_id), None)
         if track is None or len(track.crops) != len(best.frames) or not best.frames:
             return None

@@ -168,10 +168,15 @@ def read_manifest(path: str | Path) -> list[Sample]:
                     track=int(row.get("track") or 0),
                     time=float(row.get("time") or 0.0),
                     source=row.get("source") or "",
-                    method=row.get("method") or ("real" if label == "REAL" else ""),
+                    method=row.get("method") or "",
                 )
             )
     return out
+
+
+def read_manifests(data: str) -> list[Sample]:
+    """Rows of one manifest or of several, comma-separated (one per source)."""
+    return [s for part in data.split(",") if part.strip() for s in read_manifest(part.strip())]
 
 
 def load_crops(samples: list[Sample], size: int, cache: str | Path | None = None, progress=None) -> np.ndarray:

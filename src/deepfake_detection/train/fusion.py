@@ -14,14 +14,14 @@ import numpy as np
 from ..errors import DeepfakeError
 from ..evaluate import binary_metrics
 from ..models.serving import FrameScorer
-from .datasets import VIDEO_SUFFIXES, Sample, load_crops, read_manifest
+from .datasets import VIDEO_SUFFIXES, Sample, load_crops, read_manifests
 
 log = logging.getLogger(__name__)
 
 
 def validation_split(manifest: str | Path) -> tuple[list[Sample], np.ndarray]:
     """The manifest's split=val rows and their labels (1 = FAKE)."""
-    val = [s for s in read_manifest(manifest) if s.split == "val"]
+    val = [s for s in read_manifests(str(manifest)) if s.split == "val"]
     if not val:
         raise DeepfakeError(f"no split=val rows in {manifest}")
     return val, np.array([s.y for s in val])

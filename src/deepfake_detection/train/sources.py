@@ -133,14 +133,20 @@ def talking_head_samples(manifest: str | Path, folder: str | Path) -> list[Sampl
     return samples
 
 
+def talking_head_videos(manifest: str | Path, folder: str | Path, seed: int = 0) -> list[Sample]:
+    """The talking-head videos with their train/val/test split by person (60/20/20: few people, and val and test
+    must each hold some of every kind)."""
+    return grouped_split(talking_head_samples(manifest, folder), val=0.2, test=0.2, seed=seed)
+
+
 def prepare_talking_heads(manifest: str | Path, folder: str | Path, out: str | Path, frames: int = 32,
-                          val: float = 0.2, test: float = 0.2, seed: int = 0, progress=None) -> dict:
-    """Split the talking-head videos by person, cut their faces with `extract-faces` and write OUT/manifest.csv
-    with source and method columns."""
+                          seed: int = 0, progress=None) -> dict:
+    """Split the talking-head videos by person, cut their faces with `extract-faces` and write OUT/crops.csv
+    with source and method columns (OUT/manifest.csv is extract-faces' own, with boxes and landmarks)."""
     from .datasets import read_manifest
     from .extract import extract_faces
 
-    videos = grouped_split(talking_head_samples(manifest, folder), val=val, test=test, seed=seed)
+    videos = talking_head_videos(manifest, folder, seed)
     counts = extract_faces(videos, out, num_frames=frames, progress=progress)
     by_video = {s.video: s for s in videos}
     crops = [replace(c, source="talking_heads", method=by_video[c.video].method, path=str(Path(c.path).relative_to(out)))

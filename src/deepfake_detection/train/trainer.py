@@ -19,7 +19,7 @@ from ..errors import DeepfakeError
 from ..evaluate import binary_metrics, per_source_auc
 from ..models import create_model, model_cfg
 from .augment import augment_batch
-from .datasets import load_crops, read_manifest
+from .datasets import load_crops, read_manifests
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +56,6 @@ class TrainConfig:
 def _cache_path(cfg: TrainConfig, samples, size: int, split: str) -> Path:
     key = hashlib.sha1("\n".join(s.path for s in samples).encode()).hexdigest()[:12]
     return Path(cfg.cache_dir) / f"{split}_{size}_{key}.npy"
-
-
-def read_manifests(data: str) -> list:
-    """Rows of one manifest or of several, comma-separated (one per source)."""
-    return [s for part in data.split(",") if part.strip() for s in read_manifest(part.strip())]
 
 
 def held_out(sample, holdout) -> bool:
@@ -140,7 +135,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     size = cfg.input_size or model_cfg(cfg.model).input_size
 
     samples = read_manifests(cfg.data)
-    train_s = [s for s in samples if s.split == "train" and not held_out(s, cfg.holdout)]
+    train_s = [s for s in samples if s.split == "train"]  # held-out rows stay in the cache, never in a batch
     val_s = [s for s in samples if s.split == "val"]
     if not train_s or not val_s:
         raise DeepfakeError(f"{cfg.data}: needs rows with split=train and split=val")
@@ -149,7 +144,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     x_val = load_crops(val_s, size, _cache_path(cfg, val_s, size, "val"), bar)
     y_train = np.array([s.y for s in train_s])
     y_val = np.array([s.y for s in val_s])
-    log.info("train %d (%d fake), val %d (%d fake)", len(y_train), y_train.sum(), len(y_val), y_val.sum())
+    val_used = np.array([not held_out(s, cfg.holdout) for s in val_s])
+    log.info("train %d (%d fake), val %d (%d fake); held out: %s", len(y_train), y_train.sum(), len(y_val),
+             y_val.sum(), cfg.holdout or "nothing")
 
     model = create_model(cfg.model, pretrained=cfg.pretrained, freeze_blocks=cfg.freeze_blocks).to(memory_format=torch.channels_last)
     folded = cfg.init_from.endswith(".onnx")
@@ -178,7 +175,10 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         rng = np.random.default_rng([cfg.seed, step])
         log.info("resumed %s at step %d (best val log loss %.4f)", run, step, best)
 
-    real_idx, fake_idx = np.flatnonzero(y_train == 0), np.flatnonzero(y_train == 1)
+    used = np.array([not held_out(s, cfg.holdout) for s in train_s])
+    real_idx, fake_idx = np.flatnonzero((y_train == 0) & used), np.flatnonzero((y_train == 1) & used)
+    if len(real_idx) == 0 or len(fake_idx) == 0:
+        raise DeepfakeError(f"holdout {cfg.holdout} leaves no REAL or no FAKE training row")
     real_p = sampling_weights([train_s[i] for i in real_idx], cfg.source_weights, {})
     fake_p = sampling_weights([train_s[i] for i in fake_idx], cfg.source_weights, cfg.method_weights)
     if cfg.sbi > 0:
@@ -218,7 +218,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         if step % cfg.eval_every == 0 or step == cfg.max_steps:
             z_val = predict_logits(model, x_val)
             p_val = 1 / (1 + np.exp(-z_val))
-            m = binary_metrics(y_val, p_val)
+            m = binary_metrics(y_val[val_used], p_val[val_used])  # selects the checkpoint: never held-out rows
             m["per_source_auc"] = per_source_auc(val_s, z_val)
             m.update(step=step, train_loss=float(np.mean(running)), lr=lr_at(step), wall_s=time.time() - t0)
             running = []

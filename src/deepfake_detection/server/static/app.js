@@ -105,16 +105,21 @@ function showFailure(message, extra) {
   $("timeline").replaceChildren();
 }
 
+function deciding(report) {
+  return (report.faces || []).find((f) => f.track_id === report.deciding_face) || null;
+}
+
 function headline(report) {
-  if (report.verdict === "NO_FACE") return ["no-face", "No face found"];
-  const faces = report.faces || [];
-  const worst = faces.reduce((a, b) => (b.probability > a.probability ? b : a), faces[0]);
+  if (report.verdict === "NO_FACE") {
+    return ["no-face", (report.faces || []).length ? "No face clear enough to judge" : "No face found"];
+  }
+  const worst = deciding(report);
   if (report.verdict === "FAKE") {
     const where = report.media.is_image ? "" : worst.span
       ? `, ${clock(worst.span[0])}–${clock(worst.span[1])}` : "";
     return ["fake", `Likely deepfake — ${pct(report.probability)} (face ${worst.track_id}${where})`];
   }
-  return ["real", `No manipulation found — P(fake) ${pct(report.probability)}`];
+  return ["real", `No manipulation found — P(fake) ${pct(report.probability)} (face ${worst.track_id} decided)`];
 }
 
 function render(scan) {
@@ -142,7 +147,8 @@ function renderTimeline(report) {
   }
   const traces = faces.map((f) => ({
     x: f.frames.map((fr) => fr.time), y: f.frames.map((fr) => fr.probability),
-    type: "scatter", mode: "lines+markers", name: `face ${f.track_id}`,
+    type: "scatter", mode: "lines+markers", name: `face ${f.track_id}${f.judged === false ? " (not judged)" : ""}`,
+    opacity: f.judged === false ? 0.35 : 1,
     hovertemplate: `face ${f.track_id}<br>%{x:.2f} s: P(fake) %{y:.2f}<extra></extra>`,
   }));
   const end = Math.max(report.media.duration || 0, ...faces.flatMap((f) => f.frames.map((fr) => fr.time)), 0.1);
@@ -162,13 +168,19 @@ function picture(b64, cls, caption) {
 
 function renderFaces(report) {
   const faces = report.faces || [];
-  const worst = faces.length ? faces.reduce((a, b) => (b.probability > a.probability ? b : a)) : null;
   $("faces").replaceChildren(...faces.map((f) => {
     const seen = `${clock(f.frames[0].time)}–${clock(f.frames[f.frames.length - 1].time)}`;
-    const card = el("div", { className: `face${f === worst && report.verdict === "FAKE" ? " suspect" : ""}` }, [
+    const decided = f.track_id === report.deciding_face;
+    const cls = f.judged === false ? " not-judged" : decided && report.verdict === "FAKE" ? " suspect" : "";
+    const card = el("div", { className: `face${cls}` }, [
       el("h3", { textContent: `face ${f.track_id} — P(fake) ${pct(f.probability)} · ${f.frames.length} frames` +
-                              (report.media.is_image ? "" : ` · seen ${seen}`) }),
+                              (report.media.is_image ? "" : ` · seen ${seen}`) + (decided ? " · decided the verdict" : "") }),
     ]);
+    const q = f.quality;
+    const status = f.judged === false ? `not judged: ${f.not_judged_reason}` : "judged";
+    card.append(el("p", { className: "small quality", textContent: q
+      ? `${status} — ${Math.round(q.size)} px, sharpness ${Math.round(q.sharpness)}, yaw ${Math.round(q.yaw)}°, ` +
+        `detector ${q.detector_score.toFixed(2)}` : status }));
     const notes = [];
     if (f.components && Object.keys(f.components).length) {
       notes.push("models: " + Object.entries(f.components).map(([k, v]) => `${k} ${pct(v)}`).join(" · "));

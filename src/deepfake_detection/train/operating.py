@@ -1,0 +1,249 @@
+"""The operating point on real footage of every kind: the default threshold, the rule that raises it with the
+number of judged faces, and the false-alarm table by condition that the model card reports.
+
+Real footage (shared DATA.md §6) is split by source repository, stratified by condition, into a calibration part
+(sets the threshold) and a held-apart part (measured only). Every item runs through the full `detect` pipeline
+once; the decision is then replayed from each face's calibrated P(FAKE) and quality, so the quality bar and the
+threshold can be chosen without decoding anything again.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..decision import FacesRule, QualityBar, decide, fit_faces_rule
+from ..errors import DeepfakeError
+
+log = logging.getLogger(__name__)
+
+CONDITIONS = ("single_face", "multi_face", "small_face", "low_light", "broadcast", "webcam", "other")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One labelled video or photo for the operating point."""
+
+    path: str
+    label: str  # REAL | FAKE
+    source: str  # real_footage, talking_heads, uadfv, ...
+    condition: str  # DATA.md §6 condition, or the generator family for fakes
+    is_image: bool
+    part: str  # calibration | held_apart
+
+
+@dataclass(frozen=True)
+class Face:
+    """What the decision needs of one face track."""
+
+    probability: float
+    size: float
+    sharpness: float
+    yaw: float
+    frames: int
+    sampled: int  # frames sampled from the item (1 for a photo)
+
+
+def real_footage(manifest: str | Path, folder: str | Path, seed: int = 0) -> list[Item]:
+    """DATA.md §6 items present in `folder`, half of the source repositories (stratified by condition, so both
+    halves hold every kind) set apart for the final measurement."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    with Path(manifest).open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or not {"file", "kind", "condition", "source_repo"} <= set(rows[0]):
+        raise DeepfakeError(f"{manifest}: needs the columns file, kind, condition, source_repo")
+    _, held = next(StratifiedGroupKFold(2, shuffle=True, random_state=seed).split(
+        rows, [r["condition"] for r in rows], [r["source_repo"] for r in rows]))
+    held = set(held.tolist())
+    items = [Item(str(Path(folder) / r["file"]), "REAL", "real_footage", r["condition"], r["kind"] == "photo",
+                  "held_apart" if i in held else "calibration")
+             for i, r in enumerate(rows)]
+    present = [it for it in items if Path(it.path).is_file()]
+    if not present:
+        raise DeepfakeError(f"no file of {manifest} found in {folder}")
+    return present
+
+
+def video_items(samples, parts: dict[str, str]) -> list[Item]:
+    """Labelled videos (Samples with a split) as Items: `parts` maps a split (val, test) to the part it plays."""
+    return [Item(s.path, s.label, s.source, s.method, False, parts[s.split]) for s in samples if s.split in parts]
+
+
+def score(detector, items: list[Item], cache: Path, progress=None) -> dict[str, list[Face]]:
+    """Each item's faces through the full pipeline, memoised in `cache` (JSON lines keyed by path)."""
+    done: dict[str, list[Face]] = {}
+    if cache.is_file():
+        for line in cache.read_text().splitlines():
+            rec = json.loads(line)
+            done[rec["path"]] = [Face(**f) for f in rec["faces"]]
+    todo = [it for it in items if it.path not in done]
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with cache.open("a") as out:
+        for it in progress(todo) if progress else todo:
+            try:
+                report = detector.detect(it.path)
+            except DeepfakeError as e:
+                log.warning("skipping %s: %s", it.path, e)
+                report = None
+            faces = [] if report is None else [
+                Face(f.probability, f.quality.size, f.quality.sharpness, f.quality.yaw, f.quality.frames,
+                     report.media.sampled_frames) for f in report.faces]
+            done[it.path] = faces
+            out.write(json.dumps({"path": it.path, "faces": [asdict(f) for f in faces]}) + "\n")
+            out.flush()
+    return done
+
+
+def judged(f: Face, bar: QualityBar) -> bool:
+    return not bar.reasons(f.size, f.sharpness, f.yaw, f.frames, f.sampled)
+
+
+def verdict(faces: list[Face], bar: QualityBar, threshold: float, rule: FacesRule | None) -> tuple[str, int]:
+    """(REAL | FAKE | NO_FACE, number of judged faces), exactly as the pipeline decides."""
+    judged_ = [judged(f, bar) for f in faces]
+    pos, t = decide([f.probability for f in faces], judged_, threshold, rule)
+    if pos is None:
+        return "NO_FACE", 0
+    return ("FAKE" if faces[pos].probability >= t else "REAL"), sum(judged_)
+
+
+def flagged_share(items: list[Item], faces: dict[str, list[Face]], bar: QualityBar, threshold: float,
+                  rule: FacesRule | None) -> float:
+    if not items:
+        return 0.0
+    return float(np.mean([verdict(faces[it.path], bar, threshold, rule)[0] == "FAKE" for it in items]))
+
+
+def judged_real_faces(items: list[Item], faces: dict[str, list[Face]], bar: QualityBar) -> np.ndarray:
+    return np.array([f.probability for it in items if it.label == "REAL" for f in faces[it.path]
+                     if judged(f, bar)])
+
+
+def choose_threshold(real_sets: dict[str, list[Item]], faces: dict[str, list[Face]], bar: QualityBar,
+                     target_fpr: float, floor: float = 0.5, val_real_crops: np.ndarray | None = None
+                     ) -> tuple[float, FacesRule]:
+    """The lowest single-face threshold (≥ floor) at which every calibration set flags at most `target_fpr` of
+    its real items with the number-of-faces rule fitted on their judged real faces (and, when given, at most
+    `target_fpr` of the validation REAL crops are flagged)."""
+    every = [it for items in real_sets.values() for it in items]
+    probs = judged_real_faces(every, faces, bar)
+    if len(probs) < 10:
+        raise DeepfakeError(f"only {len(probs)} judged real faces in the calibration footage: need at least 10")
+    rule = fit_faces_rule(probs)
+    candidates = np.unique(np.concatenate([[floor], np.nextafter(probs, 1.0)]))
+    if val_real_crops is not None and len(val_real_crops):
+        candidates = np.unique(np.concatenate([candidates, np.nextafter(val_real_crops, 1.0)]))
+    for t in candidates[candidates >= floor]:
+        if val_real_crops is not None and len(val_real_crops) and (val_real_crops >= t).mean() > target_fpr:
+            continue
+        if all(flagged_share(items, faces, bar, float(t), rule) <= target_fpr for items in real_sets.values()):
+            return float(t), rule
+    return float(np.nextafter(1.0, 0.0)), rule
+
+
+def _faces_bucket(k: int) -> str:
+    return "0 (NO_FACE)" if k == 0 else "1" if k == 1 else "2-3" if k <= 3 else "4+"
+
+
+def false_alarm_table(items: list[Item], faces: dict[str, list[Face]], bar: QualityBar, threshold: float,
+                      rule: FacesRule | None) -> dict:
+    """Real items flagged, by condition (photos as their own row) and by number of judged faces."""
+    rows: dict[str, dict[str, list]] = {"condition": defaultdict(list), "judged_faces": defaultdict(list)}
+    for it in items:
+        v, k = verdict(faces[it.path], bar, threshold, rule)
+        rows["condition"]["photo" if it.is_image else it.condition].append(v)
+        rows["condition"]["all"].append(v)
+        rows["judged_faces"][_faces_bucket(k)].append(v)
+    return {axis: {key: {"items": len(vs), "flagged": float(np.mean([v == "FAKE" for v in vs])),
+                         "no_face": float(np.mean([v == "NO_FACE" for v in vs]))}
+                   for key, vs in sorted(table.items())}
+            for axis, table in rows.items()}
+
+
+def caught_table(items: list[Item], faces: dict[str, list[Face]], bar: QualityBar, threshold: float,
+                 rule: FacesRule | None) -> dict:
+    """Fake videos caught per source and method at this operating point."""
+    table: dict[str, list[str]] = defaultdict(list)
+    for it in items:
+        v, _ = verdict(faces[it.path], bar, threshold, rule)
+        table[f"{it.source}/{it.condition}"].append(v)
+        table[it.source].append(v)
+    return {key: {"videos": len(vs), "caught": float(np.mean([v == "FAKE" for v in vs])),
+                  "no_face": float(np.mean([v == "NO_FACE" for v in vs]))} for key, vs in sorted(table.items())}
+
+
+def calibrate_on_footage(scorer, val, p_val: np.ndarray, target_fpr: float, work: Path,
+                         real_footage: tuple[str, str], talking_heads: tuple[str, str] | None = None,
+                         reencode: Path | None = None, fake_videos: list[str] = (), frames: int = 32,
+                         progress=None) -> dict:
+    """Card fields for a calibrated scorer: `threshold` (one judged face), `faces_rule` (how it rises with the
+    number of judged faces), `quality_bar`, and `operating_point` (calibration sets, held-apart false alarms by
+    condition and by number of judged faces, fakes caught per source)."""
+    import hashlib
+
+    from ..pipeline import Detector
+    from .datasets import load_real_fake_folder
+    from .fusion import recompressed
+    from .sources import talking_head_videos
+
+    bar = QualityBar.from_card(scorer.card)
+    rf = real_footage(*real_footage)
+    th = video_items(talking_head_videos(*talking_heads), {"val": "calibration", "test": "held_apart"}) \
+        if talking_heads else []
+    reenc = [Item(str(p), "REAL", "talking_head_reencoded", "single_face", False, "calibration")
+             for p in recompressed(reencode, work / "real_variants")] if reencode else []
+    fakes = [Item(s.path, s.label, Path(folder).name, "", False, "held_apart")
+             for folder in fake_videos for s in load_real_fake_folder(folder)]
+    items = rf + th + reenc + fakes
+    key = hashlib.sha1(json.dumps([scorer.card.get("onnx_sha256"), scorer.calibration.a, scorer.calibration.b,
+                                   scorer.tta, frames]).encode()).hexdigest()[:12]
+    faces = score(Detector(scorer, num_frames=frames, threshold=0.5), items, work / f"footage_{key}.jsonl", progress)
+
+    def real(part, source=None):
+        return [it for it in items if it.label == "REAL" and it.part == part and (source is None or it.source == source)
+                and it.source in ("real_footage", "talking_heads", "talking_head_reencoded")]
+
+    calib = {name: real("calibration", name) for name in ("real_footage", "talking_heads", "talking_head_reencoded")}
+    calib = {k: v for k, v in calib.items() if v}
+    y = np.array([s.y for s in val])
+    threshold, rule = choose_threshold(calib, faces, bar, target_fpr, val_real_crops=p_val[y == 0])
+    held = real("held_apart")
+    single_heads = [it for it in held if it.source == "talking_heads" or it.condition == "single_face"]
+    by_cell: dict[str, list[float]] = defaultdict(list)
+    for s, p in zip(val, p_val):
+        if s.y:
+            by_cell[s.source].append(p)
+            by_cell[f"{s.source}/{s.method}"].append(p)
+    point = {
+        "target_fpr": target_fpr,
+        "calibration_real_flagged": {k: {"items": len(v), "flagged": flagged_share(v, faces, bar, threshold, rule)}
+                                     for k, v in calib.items()},
+        "held_apart_real": false_alarm_table(held, faces, bar, threshold, rule),
+        "held_apart_single_face_talking_heads": {
+            "items": len(single_heads), "flagged": flagged_share(single_heads, faces, bar, threshold, rule)},
+        "fake_videos_caught": caught_table([it for it in items if it.label == "FAKE"], faces, bar, threshold, rule),
+        "uncalibrated_real_flagged": {
+            src: {"items": n, "flagged": flagged_share(v, faces, bar, threshold, rule)}
+            for src, v in _by_source([it for it in items if it.label == "REAL" and it.source not in calib]).items()
+            for n in [len(v)]},
+        "val_fake_crops_caught": {k: float((np.array(v) >= threshold).mean()) for k, v in sorted(by_cell.items())},
+        "val_real_crops_flagged": float((p_val[y == 0] >= threshold).mean()),
+    }
+    return {"threshold": threshold,
+            "threshold_rule": f"lowest ≥ 0.5 flagging ≤ {target_fpr:.0%} of validation REAL crops and of each "
+                              f"calibration set of real footage ({', '.join(calib)}), with the faces rule",
+            "faces_rule": asdict(rule), "quality_bar": asdict(bar), "operating_point": point}
+
+
+def _by_source(items: list[Item]) -> dict[str, list[Item]]:
+    out: dict[str, list[Item]] = defaultdict(list)
+    for it in items:
+        out[it.source].append(it)
+    return out
