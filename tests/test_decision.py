@@ -128,3 +128,47 @@ def test_small_real_faces_beside_a_real_talking_head_keep_it_real(tmp_path, dete
     r = detector.detect(write_video(tmp_path / "crowd.mp4", crowded, fps=10))
     assert plain.verdict == r.verdict == "REAL"
     assert sum(f.judged for f in r.faces) == 1
+
+
+# --- the operating point on real footage (train/operating.py) --------------------------------------------------
+
+def _item(name, condition="single_face", label="REAL", image=False):
+    from deepfake_detection.train.operating import Item
+
+    return Item(name, label, "real_footage", condition, image, "calibration")
+
+
+def _face(p, size=120.0, sharp=0.5, frames=32, sampled=32):
+    from deepfake_detection.train.operating import Face
+
+    return Face(p, size, sharp, 0.0, frames, sampled)
+
+
+def test_choose_threshold_holds_the_target_on_every_calibration_set() -> None:
+    from deepfake_detection.train.operating import choose_threshold, flagged_share
+
+    rng = np.random.default_rng(3)
+    singles = [_item(f"s{i}") for i in range(60)]
+    groups = [_item(f"g{i}", "multi_face") for i in range(30)]
+    faces = {it.path: [_face(float(rng.beta(1, 6)))] for it in singles}
+    faces.update({it.path: [_face(float(rng.beta(1, 6))) for _ in range(6)] for it in groups})
+    bar = QualityBar()
+    t, rule = choose_threshold({"singles": singles, "groups": groups}, faces, bar, 0.05)
+    assert flagged_share(singles, faces, bar, t, rule) <= 0.05
+    assert flagged_share(groups, faces, bar, t, rule) <= 0.05
+    # the same threshold without the faces rule would flag more of the group footage
+    assert flagged_share(groups, faces, bar, t, None) >= flagged_share(groups, faces, bar, t, rule)
+
+
+def test_false_alarm_table_by_condition_and_number_of_judged_faces() -> None:
+    from deepfake_detection.train.operating import false_alarm_table
+
+    items = [_item("a"), _item("b", "multi_face"), _item("c", image=True), _item("d", "small_face")]
+    faces = {"a": [_face(0.9)], "b": [_face(0.1), _face(0.2), _face(0.95, size=20)],
+             "c": [_face(0.2, frames=1, sampled=1)], "d": [_face(0.99, size=30)]}
+    table = false_alarm_table(items, faces, QualityBar(), 0.8, None)
+    assert table["condition"]["single_face"]["flagged"] == 1.0
+    assert table["condition"]["multi_face"]["flagged"] == 0.0  # its suspicious face is too small to decide
+    assert table["condition"]["photo"]["items"] == 1
+    assert table["condition"]["small_face"]["no_face"] == 1.0
+    assert table["judged_faces"]["2-3"]["items"] == 1 and table["judged_faces"]["0 (NO_FACE)"]["items"] == 1
