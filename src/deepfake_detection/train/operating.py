@@ -50,7 +50,7 @@ class Face:
     sampled: int  # frames sampled from the item (1 for a photo)
 
 
-def real_footage(manifest: str | Path, folder: str | Path, seed: int = 0) -> list[Item]:
+def real_footage_items(manifest: str | Path, folder: str | Path, seed: int = 0) -> list[Item]:
     """DATA.md §6 items present in `folder`, half of the source repositories (stratified by condition, so both
     halves hold every kind) set apart for the final measurement."""
     from sklearn.model_selection import StratifiedGroupKFold
@@ -194,7 +194,7 @@ def calibrate_on_footage(scorer, val, p_val: np.ndarray, target_fpr: float, work
     from .sources import talking_head_videos
 
     bar = QualityBar.from_card(scorer.card)
-    rf = real_footage(*real_footage)
+    rf = real_footage_items(*real_footage)
     th = video_items(talking_head_videos(*talking_heads), {"val": "calibration", "test": "held_apart"}) \
         if talking_heads else []
     reenc = [Item(str(p), "REAL", "talking_head_reencoded", "single_face", False, "calibration")
