@@ -37,7 +37,10 @@ class TrainConfig:
     warmup_steps: int = 200
     max_steps: int = 6000
     eval_every: int = 500
-    patience: int = 4  # evaluations without a better validation log loss before stopping
+    patience: int = 4  # evaluations without a better selection score before stopping
+    # Checkpoint selection: "log_loss" (pooled validation log loss) or "source_auc" (mean of the per-source video
+    # AUCs: every source counts the same, whatever its size or its calibration)
+    select: str = "log_loss"
     augment: bool = True
     pretrained: bool = True
     freeze_blocks: int = 2  # backbone blocks (after the stem) kept at their ImageNet weights
@@ -60,6 +63,16 @@ def _cache_path(cfg: TrainConfig, samples, size: int, split: str) -> Path:
 
 def held_out(sample, holdout) -> bool:
     return sample.source in holdout or f"{sample.source}/{sample.method}" in holdout
+
+
+def selection_score(metrics: dict, select: str, val, logits) -> float:
+    """Lower is better."""
+    if select == "log_loss":
+        return metrics["log_loss"]
+    if select == "source_auc":
+        per = per_source_auc(val, logits)
+        return -float(np.mean([v for k, v in per.items() if "/" not in k]))
+    raise DeepfakeError(f"select must be log_loss or source_auc, got {select!r}")
 
 
 def sampling_weights(samples, source_weights: dict, method_weights: dict) -> np.ndarray:
@@ -227,8 +240,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
             log.info("step %d val auc %.4f log loss %.4f", step, m["auc"], m["log_loss"])
             pbar.write(f"step {step}: val AUC {m['auc']:.4f}  log loss {m['log_loss']:.4f}  acc {m['accuracy']:.3f}  "
                        + "  ".join(f"{k} {v:.3f}" for k, v in m["per_source_auc"].items()))
-            if m["log_loss"] < best:
-                best, stale = m["log_loss"], 0
+            score = selection_score(m, cfg.select, [s for s, u in zip(val_s, val_used) if u], z_val[val_used])
+            if score < best:
+                best, stale = score, 0
                 torch.save({"model": model.state_dict(), "cfg": dataclasses.asdict(cfg), "metrics": m}, run / "best.pt")
             else:
                 stale += 1
