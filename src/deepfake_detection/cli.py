@@ -234,11 +234,11 @@ def _cmd_calibrate(args) -> int:
     print(f"wrote {args.out}: tta {args.tta}, Platt a={a:.3f} b={b:.3f}, threshold {card['threshold']:.3f}; "
           f"validation AUC {m['auc']:.4f}, log loss {m['log_loss']:.4f}, ECE {m['ece']:.4f}; REAL crops flagged "
           f"{m['real_flagged']:.1%}, FAKE crops caught {m['fake_caught']:.1%}")
-    held = op.get("held_apart", {}).get("condition", {})
+    held = op.get("held_apart_real", {}).get("condition", {})
     for key, row in held.items():
         print(f"  held-apart real {key:12s} {row['items']:3d} items, flagged {row['flagged']:.1%}, no face judged "
               f"{row['no_face']:.1%}")
-    for key, row in op.get("held_apart", {}).get("judged_faces", {}).items():
+    for key, row in op.get("held_apart_real", {}).get("judged_faces", {}).items():
         print(f"  held-apart real, judged faces {key:11s} {row['items']:3d} items, flagged {row['flagged']:.1%}")
     return 0
 

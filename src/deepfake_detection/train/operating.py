@@ -73,7 +73,8 @@ def real_footage_items(manifest: str | Path, folder: str | Path, seed: int = 0) 
 
 def video_items(samples, parts: dict[str, str]) -> list[Item]:
     """Labelled videos (Samples with a split) as Items: `parts` maps a split (val, test) to the part it plays."""
-    return [Item(s.path, s.label, s.source, s.method, False, parts[s.split]) for s in samples if s.split in parts]
+    return [Item(s.path, s.label, s.source, "talking_head" if s.label == "REAL" else s.method, False, parts[s.split])
+            for s in samples if s.split in parts]
 
 
 def score(detector, items: list[Item], cache: Path, progress=None) -> dict[str, list[Face]]:
@@ -173,7 +174,8 @@ def caught_table(items: list[Item], faces: dict[str, list[Face]], bar: QualityBa
     table: dict[str, list[str]] = defaultdict(list)
     for it in items:
         v, _ = verdict(faces[it.path], bar, threshold, rule)
-        table[f"{it.source}/{it.condition}"].append(v)
+        if it.condition:
+            table[f"{it.source}/{it.condition}"].append(v)
         table[it.source].append(v)
     return {key: {"videos": len(vs), "caught": float(np.mean([v == "FAKE" for v in vs])),
                   "no_face": float(np.mean([v == "NO_FACE" for v in vs]))} for key, vs in sorted(table.items())}
