@@ -371,11 +371,11 @@ def _cmd_export(args) -> int:
 
 
 def _load_eval_samples(data: str):
-    from .train.datasets import load_dfdc_videos, load_real_fake_folder, read_manifest
+    from .train.datasets import load_dfdc_videos, load_real_fake_folder, read_manifests
 
     p = Path(data)
-    if p.is_file() and p.suffix == ".csv":
-        return "crops", read_manifest(p)
+    if data.endswith(".csv") and all(Path(part).is_file() for part in data.split(",")):
+        return "crops", read_manifests(data)
     if p.is_dir() and (p / "metadata.json").is_file():
         return "videos", load_dfdc_videos(p)
     if p.is_dir():

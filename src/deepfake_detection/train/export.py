@@ -12,7 +12,7 @@ import numpy as np
 from ..evaluate import binary_metrics, tpr_at_fpr
 from ..models import model_cfg
 from ..models.serving import Calibration
-from .datasets import load_crops, read_manifest
+from .datasets import load_crops, read_manifests
 from .trainer import TrainConfig, _cache_path, predict_logits
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def export_run(run: str | Path, out: str | Path, name: str | None = None, tolera
     model, cfg, _ = load_run_model(run)
     mcfg = model_cfg(cfg.model)
     size = cfg.input_size or mcfg.input_size
-    val = [s for s in read_manifest(cfg.data) if s.split == "val"]
+    val = [s for s in read_manifests(cfg.data) if s.split == "val"]
     x_val = load_crops(val, size, _cache_path(cfg, val, size, "val"))
     y_val = np.array([s.y for s in val])
     torch.set_num_threads(cfg.threads)
