@@ -179,7 +179,7 @@ function renderFaces(report) {
     const q = f.quality;
     const status = f.judged === false ? `not judged: ${f.not_judged_reason}` : "judged";
     card.append(el("p", { className: "small quality", textContent: q
-      ? `${status} — ${Math.round(q.size)} px, sharpness ${Math.round(q.sharpness)}, yaw ${Math.round(q.yaw)}°, ` +
+      ? `${status} — ${Math.round(q.size)} px, sharpness ${q.sharpness.toFixed(2)}, yaw ${Math.round(q.yaw)}°, ` +
         `detector ${q.detector_score.toFixed(2)}` : status }));
     const notes = [];
     if (f.components && Object.keys(f.components).length) {
