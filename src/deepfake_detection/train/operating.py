@@ -228,6 +228,7 @@ def calibrate_on_footage(scorer, val, p_val: np.ndarray, target_fpr: float, work
         "calibration_real_flagged": {k: {"items": len(v), "flagged": flagged_share(v, faces, bar, threshold, rule)}
                                      for k, v in calib.items()},
         "held_apart_real": false_alarm_table(held, faces, bar, threshold, rule),
+        "calibration_real": false_alarm_table([it for v in calib.values() for it in v], faces, bar, threshold, rule),
         "held_apart_single_face_talking_heads": {
             "items": len(single_heads), "flagged": flagged_share(single_heads, faces, bar, threshold, rule)},
         "fake_videos_caught": caught_table([it for it in items if it.label == "FAKE"], faces, bar, threshold, rule),
