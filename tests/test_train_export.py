@@ -51,3 +51,42 @@ def test_sbi_training_needs_faces_and_runs_on_real_crops(tiny_crops, tmp_path):
     cfg.data, cfg.out, cfg.input_size = str(tmp_path / "faces.csv"), str(tmp_path / "run2"), 128
     run = train(cfg, progress=False)
     assert (run / "best.pt").is_file()
+
+
+def test_the_shipped_onnx_starts_a_torch_model_that_agrees_with_it() -> None:
+    """Fine-tuning starts from the exported weights (folded BatchNorms): torch must give ONNX Runtime's logits."""
+    from deepfake_detection.models import create_model
+    from deepfake_detection.models._torch import load_folded_onnx
+    from deepfake_detection.models.serving import weights_dir
+
+    scorer = load_scorer()
+    scorer.tta = "none"
+    model = create_model(scorer.card["architecture"], pretrained=False)
+    load_folded_onnx(model, weights_dir() / f"{scorer.name}.onnx")
+    x = np.random.default_rng(0).integers(0, 256, (4, scorer.input_size, scorer.input_size, 3), dtype=np.uint8)
+    with torch.inference_mode():
+        got = model.eval()(torch.from_numpy(x)).numpy()
+    assert np.allclose(got, scorer.logits(x), atol=1e-3)
+
+
+def test_two_manifests_with_a_held_out_source_train_and_select_by_source_auc(tiny_crops, tmp_path):
+    """Several manifests (comma-separated), one source held out of every batch, checkpoints chosen by the mean
+    per-source AUC of the other sources."""
+    import csv
+
+    rows = list(csv.DictReader(open(tiny_crops)))
+    for name in ("a", "b"):
+        with open(tmp_path / f"{name}.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=[*rows[0].keys(), "source", "method"])
+            w.writeheader()
+            for r in rows:
+                path = r["path"] if r["path"].startswith("/") else str(tiny_crops.parent / r["path"])
+                w.writerow({**r, "path": path, "group": name + r["group"], "source": name,
+                            "method": "real" if r["label"] == "REAL" else f"gen_{name}"})
+    cfg = load_config(TrainConfig, None, data=f"{tmp_path / 'a.csv'},{tmp_path / 'b.csv'}", out=str(tmp_path / "run"),
+                      cache_dir=str(tmp_path / "cache"), input_size=64, batch_size=4, max_steps=2, eval_every=1,
+                      warmup_steps=1, pretrained=False, holdout=["b"], select="source_auc")
+    run = train(cfg, progress=False)
+    last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert {"a", "b"} <= set(last["per_source_auc"])  # the held-out source is still measured
+    assert last["n"] == sum(1 for r in rows if r["split"] == "val")  # ...but only source a's rows select
