@@ -138,7 +138,10 @@ def choose_threshold(real_sets: dict[str, list[Item]], faces: dict[str, list[Fac
     if len(probs) < 10:
         raise DeepfakeError(f"only {len(probs)} judged real faces in the calibration footage: need at least 10")
     rule = fit_faces_rule(probs)
-    candidates = np.unique(np.concatenate([[floor], np.nextafter(probs, 1.0)]))
+    # The threshold for k faces moves continuously with t, so a video's flag flips between face scores too: search
+    # a fine grid (in logit space) as well as just above every real face's score.
+    grid = 1 / (1 + np.exp(-np.linspace(np.log(floor / (1 - floor)), 12.0, 4000)))
+    candidates = np.unique(np.concatenate([[floor], grid, np.nextafter(probs, 1.0)]))
     if val_real_crops is not None and len(val_real_crops):
         candidates = np.unique(np.concatenate([candidates, np.nextafter(val_real_crops, 1.0)]))
     for t in candidates[candidates >= floor]:
