@@ -77,7 +77,7 @@ def test_ffpp_without_the_snapshot_says_so(ffpp_snapshot, tmp_path: Path) -> Non
 
 
 def test_talking_heads_group_by_person_across_repositories(tmp_path: Path) -> None:
-    rows = [("a.mp4", "FAKE", "wav2lip", "HuyVux-dev/Wav2Lip-Preprocessing"),
+    rows = [("a.mp4", "FAKE", "wav2lip", "HuyVux-dev/Wav2Lip-Preprocess-Face"),
             ("b.mp4", "FAKE", "sadtalker", "Zz-ww/SadTalker-Video-Lip-Sync"),
             ("c.mp4", "REAL", "", "iperov/DeepFaceLive"),
             ("d.mp4", "FAKE", "hyperlips", "semchan/HyperLips"),

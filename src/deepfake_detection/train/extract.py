@@ -39,7 +39,7 @@ def extract_faces(videos: list[Sample], out: str | Path, num_frames: int = 32, c
         if new_file:
             writer.writerow(FIELDS + EXTRA_FIELDS)
         for s in progress(videos) if progress else videos:
-            key = s.path
+            key = str(Path(s.path).resolve())  # the same video named through a link or a relative path is done
             if key in done:
                 counts["skipped"] += 1
                 continue

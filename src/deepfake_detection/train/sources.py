@@ -32,12 +32,20 @@ FFPP_BLOCK = {FFPP_REAL: 40, **{m: 20 for m in FFPP_METHODS}}
 
 # Repositories of the talking-head manifest that show the same person (from the manifest's notes): one group each.
 TALKING_HEAD_SAME_PERSON = (
-    ("HuyVux-dev/Wav2Lip-Preprocessing", "Zz-ww/SadTalker-Video-Lip-Sync"),  # video-retalking example face 1
+    ("HuyVux-dev/Wav2Lip-Preprocess-Face", "Zz-ww/SadTalker-Video-Lip-Sync"),  # video-retalking example face 1
     ("semchan/HyperLips", "iperov/DeepFaceLive", "ai-forever/ghost", "prismosoft/Thin-Plate-Spline-Motion-Model"),
     ("ZiqiaoPeng/SyncTalk", "yerfor/MimicTalk"),  # Theresa May
     ("Akash-Jariwala/lipsync-assignment", "kuwarkapur/Wav2Lip_testing"),
     ("xiaoou2/Wav2Lip", "Sakthivel3130/Wav2Lip-lipsync"),  # Chaplin
 )
+
+
+# Fakes made from DATA.md §3's real talking heads (video-retalking's example face 1), whose real clips stay out of
+# training (they serve real-only uses and the operating point). Trained on alone, they teach the model that this
+# person is fake: the first multi-source model called the real clip of face 1 FAKE at P = 1.00. Their rows keep
+# the split name "excluded": never trained on, never in validation.
+TALKING_HEAD_EXCLUDED_PERSONS = ("HuyVux-dev/Wav2Lip-Preprocess-Face", "Zz-ww/SadTalker-Video-Lip-Sync")
+EXCLUDED = "excluded"
 
 
 def ffpp_group(method: str, roi: int) -> str:
@@ -135,8 +143,11 @@ def talking_head_samples(manifest: str | Path, folder: str | Path) -> list[Sampl
 
 def talking_head_videos(manifest: str | Path, folder: str | Path, seed: int = 0) -> list[Sample]:
     """The talking-head videos with their train/val/test split by person (60/20/20: few people, and val and test
-    must each hold some of every kind)."""
-    return grouped_split(talking_head_samples(manifest, folder), val=0.2, test=0.2, seed=seed)
+    must each hold some of every kind); the excluded persons' videos get the split "excluded" (after splitting,
+    so the other groups keep their sides)."""
+    split = grouped_split(talking_head_samples(manifest, folder), val=0.2, test=0.2, seed=seed)
+    excluded = {"th_" + r.replace("/", "_") for r in TALKING_HEAD_EXCLUDED_PERSONS}
+    return [replace(s, split=EXCLUDED) if s.group in excluded else s for s in split]
 
 
 def prepare_talking_heads(manifest: str | Path, folder: str | Path, out: str | Path, frames: int = 32,
@@ -149,7 +160,8 @@ def prepare_talking_heads(manifest: str | Path, folder: str | Path, out: str | P
     videos = talking_head_videos(manifest, folder, seed)
     counts = extract_faces(videos, out, num_frames=frames, progress=progress)
     by_video = {s.video: s for s in videos}
-    crops = [replace(c, source="talking_heads", method=by_video[c.video].method, path=str(Path(c.path).relative_to(out)))
+    crops = [replace(c, source="talking_heads", method=by_video[c.video].method, split=by_video[c.video].split,
+                     path=str(Path(c.path).relative_to(out)))
              for c in read_manifest(Path(out) / "manifest.csv") if c.video in by_video]
     write_manifest(crops, Path(out) / "crops.csv")
     counts.update({f"{k[0]}/{k[1]}": v for k, v in sorted(Counter((s.split, s.label) for s in crops).items())})
