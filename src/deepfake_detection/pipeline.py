@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from . import explain as xp
-from .decision import FacesRule, QualityBar, decide
+from .decision import FacesRule, QualityBar, decide, threshold_for_faces
 from .dynamics import MIN_FRAMES, DynamicsModel, track_features
 from .faces import Detection, FaceConfig, FaceTrack, SequenceDetector, track_faces
 from .media import Frames, MediaLimits, read_frames
@@ -69,16 +69,19 @@ class Detector:
         logits = self.scorer.fuse(parts) if parts else np.zeros(0)
         timings["model"] = time.perf_counter() - t
 
-        bar = self.quality_bar or QualityBar.from_card(getattr(self.scorer, "card", {}))
+        card = getattr(self.scorer, "card", {})
+        bar, rule = self.quality_bar or QualityBar.from_card(card), FacesRule.from_card(card)
+        qualities = [_summary(tr, frames) for tr in tracks]
+        whys = [bar.reasons(q.size, q.sharpness, q.yaw, q.frames, len(frames.images)) for q in qualities]
+        # More faces, more chances for one real face to look fake: the bar rises with the number judged.
+        threshold = threshold_for_faces(threshold, sum(not w for w in whys), rule)
         faces, start = [], 0
-        for tr in tracks:
+        for tr, quality, why in zip(tracks, qualities, whys):
             rows = slice(start, start + len(tr.crops))
             lg = logits[rows]
             start += len(tr.crops)
             frame_p = self.scorer.probability(lg)
             over = [frames.times[pos] for pos, p in zip(tr.frame_positions, frame_p) if p >= threshold]
-            quality = _summary(tr, frames)
-            why = bar.reasons(quality.size, quality.sharpness, quality.yaw, quality.frames, len(frames.images))
             faces.append(FaceResult(
                 track_id=tr.track_id,
                 probability=float(self.scorer.probability(self.aggregate_track(lg))),
@@ -110,12 +113,9 @@ class Detector:
 
         if any(d.enhanced for tr in tracks for d in tr.detections):
             warnings.append("dark footage: some faces were found only after low-light enhancement")
-        pos, threshold = decide([f.probability for f in faces], [f.judged for f in faces], threshold,
-                                FacesRule.from_card(getattr(self.scorer, "card", {})))
+        pos, _ = decide([f.probability for f in faces], [f.judged for f in faces], threshold, None)
         if pos is None:
             return Report(verdict="NO_FACE", probability=None, reason=_none_judged(faces, bar), **common)
-        # More faces, more chances for one real face to look fake: the bar rises with the number judged.
-        common["threshold"] = threshold
         if len(faces) > 1:
             n_judged = sum(f.judged for f in faces)
             skipped = len(faces) - n_judged
