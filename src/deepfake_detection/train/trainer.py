@@ -65,13 +65,23 @@ def held_out(sample, holdout) -> bool:
     return sample.source in holdout or f"{sample.source}/{sample.method}" in holdout
 
 
+MIN_SELECT_VIDEOS = 30  # per class, for a source's validation AUC to take part in checkpoint selection
+
+
 def selection_score(metrics: dict, select: str, val, logits) -> float:
     """Lower is better."""
     if select == "log_loss":
         return metrics["log_loss"]
     if select == "source_auc":
+        # Sources with few validation videos of a class (the talking heads: 5 REAL, 7 FAKE) would swing the choice
+        # by a pair or two; they are measured but do not select.
+        videos: dict[str, dict[int, set]] = {}
+        for s in val:
+            videos.setdefault(s.source, {0: set(), 1: set()})[s.y].add(s.video or s.path)
+        big = {src for src, v in videos.items() if min(len(v[0]), len(v[1])) >= MIN_SELECT_VIDEOS}
         per = per_source_auc(val, logits)
-        return -float(np.mean([v for k, v in per.items() if "/" not in k]))
+        picked = [v for k, v in per.items() if k in big] or [v for k, v in per.items() if "/" not in k]
+        return -float(np.mean(picked))
     raise DeepfakeError(f"select must be log_loss or source_auc, got {select!r}")
 
 
