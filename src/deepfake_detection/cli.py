@@ -483,6 +483,9 @@ def _cmd_evaluate(args) -> int:
         if len(yv) < len(y):
             result["video"] = ev.binary_metrics(yv, pv, threshold)
         y_plot, p_plot = (yv, pv) if "video" in result else (y, probs)
+        if any(s.source for s in samples):
+            q = np.clip(probs, 1e-12, 1 - 1e-12)  # calibrated logits: a monotone map of the network's
+            result["per_source_video_auc"] = ev.per_source_auc(samples, np.log(q / (1 - q)))
     else:
         detector = Detector(scorer, num_frames=args.frames, threshold=threshold)
         rows = []
@@ -516,6 +519,8 @@ def _cmd_evaluate(args) -> int:
         for level in ("frame", "video"):
             if level in result:
                 print(ev.markdown_row(f"{level} ({result['split']})", result[level]))
+        for key, auc in result.get("per_source_video_auc", {}).items():
+            print(f"video AUC {key:32s} {auc:.3f}")
         if "video" in result and "no_face" in result["video"]:
             print(f"videos without a face: {result['video']['no_face']}, errors: {result['video']['errors']}")
     return 0
