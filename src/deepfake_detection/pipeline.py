@@ -17,7 +17,7 @@ import numpy as np
 from . import explain as xp
 from .decision import FacesRule, QualityBar, decide, threshold_for_faces
 from .dynamics import MIN_FRAMES, DynamicsModel, track_features
-from .faces import Detection, FaceConfig, FaceTrack, SequenceDetector, track_faces
+from .faces import Detection, FaceConfig, FaceTrack, SequenceDetector, face_quality, track_faces
 from .media import Frames, MediaLimits, read_frames
 from .models.serving import FrameScorer, FusionScorer, load_scorer
 from .report import DynamicsScore, Explanation, FaceQualitySummary, FaceResult, FrameResult, MediaInfo, Report
@@ -71,6 +71,9 @@ class Detector:
 
         card = getattr(self.scorer, "card", {})
         bar, rule = self.quality_bar or QualityBar.from_card(card), FacesRule.from_card(card)
+        # A custom `track` seam may hand over tracks without quality: measure it here then.
+        tracks = [tr if tr.quality else
+                  replace(tr, quality=[face_quality(d, c) for d, c in zip(tr.detections, tr.crops)]) for tr in tracks]
         qualities = [_summary(tr, frames) for tr in tracks]
         whys = [bar.reasons(q.size, q.sharpness, q.yaw, q.frames, len(frames.images)) for q in qualities]
         # More faces, more chances for one real face to look fake: the bar rises with the number judged.
