@@ -108,3 +108,36 @@ def test_page_asks_once_for_the_token_of_a_protected_server(token_server, face_c
             assert len(asked) == 1 and "token" in asked[0]
         finally:
             browser.close()
+
+
+def test_page_greys_out_faces_that_were_not_judged(live_server, tmp_path):
+    """A clip with one clear face and a row of tiny ones: the tiny faces' cards are greyed with the reason, and the
+    clear face is marked as the one that decided."""
+    assert CHROMIUM, "DEEPFAKE_REQUIRE_BROWSER=1 but no chromium on PATH"
+    import cv2
+    import numpy as np
+    from conftest import drawn_face, write_video
+    from playwright import sync_api as playwright
+
+    tile = cv2.resize(drawn_face(w=120, h=120, cx=60, cy=62, s=0.55), (44, 44), interpolation=cv2.INTER_AREA)
+    frames = []
+    for i in range(12):
+        frame = np.full((380, 320, 3), 90, np.uint8)
+        frame[:240] = drawn_face(cx=150 + i)
+        for x in (10, 70, 130):
+            frame[300:344, x:x + 44] = tile
+        frames.append(frame)
+    clip = write_video(tmp_path / "crowd.mp4", frames)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.goto(live_server)
+            page.set_input_files("#file", str(clip))
+            page.wait_for_selector("#banner.fake, #banner.real", timeout=120_000)
+            greyed = page.locator("#faces .face.not-judged")
+            assert greyed.count() >= 1
+            assert "not judged: small" in greyed.first.inner_text()
+            assert page.locator("#faces .face:not(.not-judged)", has_text="decided the verdict").count() == 1
+        finally:
+            browser.close()
