@@ -209,6 +209,12 @@ def _cmd_calibrate(args) -> int:
         raise DeepfakeError("--real-footage and --real-footage-manifest go together")
     if bool(args.talking_heads) != bool(args.talking_heads_manifest):
         raise DeepfakeError("--talking-heads and --talking-heads-manifest go together")
+    for folder in [args.real_footage, args.talking_heads, *args.fake_videos]:  # checked before any slow work
+        if folder and not Path(folder).is_dir():
+            raise DeepfakeError(f"{folder} is not a folder")
+    for manifest in (args.real_footage_manifest, args.talking_heads_manifest):
+        if manifest and not Path(manifest).is_file():
+            raise DeepfakeError(f"manifest {manifest} not found")
     scorer = load_scorer(args.model)
     if not hasattr(scorer, "tta"):
         raise DeepfakeError("calibrate takes a single ONNX model; a fusion is calibrated by `fuse`")

@@ -123,14 +123,18 @@ def talking_head_samples(manifest: str | Path, folder: str | Path) -> list[Sampl
     """The videos of DATA.md §5's MANIFEST.csv found in `folder` (named by its `file` column), one Sample each,
     method = generator family, group = person (by repository, merged where one person spans several)."""
     folder = Path(folder)
+    if not folder.is_dir():
+        raise DeepfakeError(f"{folder} is not a folder of talking-head videos")
+    if not Path(manifest).is_file():
+        raise DeepfakeError(f"manifest {manifest} not found")
     with Path(manifest).open(newline="") as f:
         rows = list(csv.DictReader(f))
     groups = _person_groups([r["source_repo"] for r in rows])
-    samples = []
+    samples, missing = [], []
     for r in rows:
         path = folder / r["file"]
         if not path.is_file():
-            log.warning("missing %s", path)
+            missing.append(r["file"])
             continue
         label = r["label"].strip().upper()
         samples.append(Sample(str(path), label, "th_" + groups[r["source_repo"]].replace("/", "_"),
@@ -138,6 +142,9 @@ def talking_head_samples(manifest: str | Path, folder: str | Path) -> list[Sampl
                               method="real" if label == "REAL" else r["generator"]))
     if not samples:
         raise DeepfakeError(f"no file of {manifest} found in {folder}")
+    if missing:
+        log.warning("%d of %d files of %s are not in %s (e.g. %s)", len(missing), len(rows), manifest, folder,
+                    missing[0])
     return samples
 
 
