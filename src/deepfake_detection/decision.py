@@ -15,6 +15,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from .models.serving import logit
+
 
 @dataclass(frozen=True)
 class QualityBar:
@@ -57,17 +59,12 @@ class FacesRule:
         return cls(rule["real_logit_mean"], rule["real_logit_std"]) if rule else None
 
 
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-9), 1 - 1e-9)
-    return math.log(p / (1 - p))
-
-
 def threshold_for_faces(threshold: float, k: int, rule: FacesRule | None) -> float:
     """The P(FAKE) threshold for the most suspicious of `k` judged faces (k ≤ 1 or no rule: `threshold`)."""
     if rule is None or k <= 1 or rule.real_logit_std <= 0:
         return threshold
     normal = NormalDist(rule.real_logit_mean, rule.real_logit_std)
-    f1 = 1.0 - normal.cdf(_logit(threshold))  # share of real faces the single-face threshold flags (fitted)
+    f1 = 1.0 - normal.cdf(logit(threshold))  # share of real faces the single-face threshold flags (fitted)
     fk = -math.expm1(math.log1p(-f1) / k)  # 1 - (1 - f1)^(1/k), stable for small f1
     fk = min(max(fk, 1e-12), 1 - 1e-12)
     z = normal.inv_cdf(1.0 - fk)
