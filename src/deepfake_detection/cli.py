@@ -418,20 +418,21 @@ def _cmd_sbi_preview(args) -> int:
     import cv2
     import numpy as np
 
-    from .faces import detect_faces
+    from .train.landmarks import landmark_finder
     from .train.sbi import contact_sheet
 
     paths = sorted(p for p in Path(args.images).iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp", ".bmp"})
+    find = landmark_finder(args.landmarks)
     images, landmarks = [], []
     for p in paths:
         bgr = cv2.imread(str(p))
         if bgr is None:
             continue
         rgb = cv2.resize(bgr, (args.size, args.size), interpolation=cv2.INTER_AREA)[..., ::-1].copy()
-        found = detect_faces(rgb)
-        if found:
+        found = find(rgb)
+        if found is not None:
             images.append(rgb)
-            landmarks.append(np.array(found[0].landmarks))
+            landmarks.append(found)
         if len(images) == args.n:
             break
     if not images:
@@ -656,6 +657,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="sbi_preview.png", help="PNG to write (default: %(default)s)")
     s.add_argument("--n", type=int, default=8, help="number of faces (default: %(default)s)")
     s.add_argument("--size", type=int, default=128, help="crop side in px (default: %(default)s)")
+    s.add_argument("--landmarks", type=int, choices=(5, 68), default=68,
+                   help="mask from dlib's 68 points (the `sbi` extra) or YuNet's 5 (default: %(default)s)")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=_cmd_sbi_preview)
 

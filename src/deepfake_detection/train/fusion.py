@@ -44,7 +44,7 @@ def self_blended(samples: list[Sample], size: int, share: float, cache_dir: Path
     import hashlib
 
     from .sbi import self_blend
-    from .trainer import crop_landmarks
+    from .landmarks import crop_landmarks
 
     real = [s for s in samples if s.y == 0]
     rng = np.random.default_rng(seed)

@@ -12,15 +12,17 @@ import cv2
 import numpy as np
 
 
-def face_mask(shape: tuple[int, int], landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Soft float mask [H, W] in 0..1 covering the inner face, from five landmarks (eyes, nose, mouth corners).
-
-    Five points give too small a hull, so the mask is the hull of the points pushed outwards from their centre
-    (random per-axis expansion), randomly warped and blurred so the boundary varies from sample to sample.
-    """
-    h, w = shape
+def _hull_points(landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Outline points of the region to blend: the 68-point hull with the brows lifted towards the forehead, or, from
+    five points (eyes, nose, mouth corners), the points plus guessed brow and chin points."""
     pts = np.asarray(landmarks, np.float32).reshape(-1, 2)
     centre = pts.mean(axis=0)
+    if len(pts) == 68:
+        # iBUG order: 0-16 jaw, 17-26 brows, 27-35 nose, 36-47 eyes, 48-67 mouth. The hull of the 68 points stops at
+        # the brows; SBI's 81-point masks reach the forehead, so lift the brows by a random share of brow-to-chin.
+        up = pts[8] - pts[17:27].mean(axis=0)
+        brows = pts[17:27] - up * rng.uniform(0.0, 0.25)
+        return np.concatenate([pts[:17], brows])
     eye_mid, mouth_mid = pts[:2].mean(axis=0), pts[3:5].mean(axis=0)
     down = mouth_mid - eye_mid
     # Add brow and chin points so the mask reaches forehead and jaw like a landmark hull of 68 points would.
@@ -28,7 +30,17 @@ def face_mask(shape: tuple[int, int], landmarks: np.ndarray, rng: np.random.Gene
                       mouth_mid + 0.6 * down])
     pts = np.concatenate([pts, extra])
     scale = rng.uniform(1.05, 1.35, size=2).astype(np.float32)
-    pts = centre + (pts - centre) * scale
+    return centre + (pts - centre) * scale
+
+
+def face_mask(shape: tuple[int, int], landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Soft float mask [H, W] in 0..1 covering the face, from 68 landmarks (or five, with guessed outline points).
+
+    The hull of the outline points is randomly warped, eroded or dilated and blurred so the boundary varies from
+    sample to sample, as in the paper.
+    """
+    h, w = shape
+    pts = _hull_points(landmarks, rng)
     mask = np.zeros((h, w), np.uint8)
     cv2.fillConvexPoly(mask, cv2.convexHull(pts.round().astype(np.int32)), 255)
     # Random elastic-ish deformation: a smooth random displacement field.
@@ -71,7 +83,7 @@ def _alter(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def self_blend(img: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """(pseudo-fake uint8 image, blend mask 0..1) from one REAL face crop and its five landmarks (crop pixels)."""
+    """(pseudo-fake uint8 image, blend mask 0..1) from one REAL face crop and its landmarks (5 or 68, crop pixels)."""
     mask = face_mask(img.shape[:2], landmarks, rng)
     mask = mask * rng.choice([0.5, 0.75, 1.0, 1.0, 1.0])  # partial blends too, as in the paper
     source = _alter(img, rng)

@@ -48,6 +48,7 @@ class TrainConfig:
     threads: int = 2
     seq_len: int = 16  # sequence models: frames per face-track window
     sbi: float = 0.0  # share of each batch's FAKE half made of self-blended REAL crops (1.0: SBI only)
+    sbi_landmarks: int = 5  # 68: masks from dlib's 68 points (the `sbi` extra); 5: YuNet's points plus guesses
     init_from: str = ""  # best.pt/last.pt, or an exported .onnx (e.g. the shipped model), that starts this run
     # Sampling: each batch is half REAL, half FAKE; within a half a row is drawn with probability proportional to
     # its source's weight (times its method's weight for FAKEs), shared equally by that source's (method's) rows.
@@ -100,22 +101,6 @@ def sampling_weights(samples, source_weights: dict, method_weights: dict) -> np.
     if not w.sum() > 0:
         raise DeepfakeError("every training row has weight 0: check source_weights / method_weights")
     return w / w.sum()
-
-
-def crop_landmarks(images: np.ndarray, indices: np.ndarray, cache: Path) -> np.ndarray:
-    """YuNet's five landmarks for the given crops ([N, 5, 2], NaN where no face is found), memoised."""
-    if cache.is_file():
-        return np.load(cache)
-    from ..faces import detect_faces
-
-    out = np.full((len(images), 5, 2), np.nan, np.float32)
-    for i in indices:
-        found = detect_faces(np.asarray(images[i]))
-        if found:
-            out[i] = np.array(found[0].landmarks, np.float32)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    np.save(cache, out)
-    return out
 
 
 def _with_self_blends(xb, yb, x_train, landmarks, sbi_idx, share: float, rng):
@@ -205,7 +190,10 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     real_p = sampling_weights([train_s[i] for i in real_idx], cfg.source_weights, {})
     fake_p = sampling_weights([train_s[i] for i in fake_idx], cfg.source_weights, cfg.method_weights)
     if cfg.sbi > 0:
-        landmarks = crop_landmarks(x_train, real_idx, _cache_path(cfg, train_s, size, "landmarks"))
+        from .landmarks import crop_landmarks
+
+        tag = "landmarks" if cfg.sbi_landmarks == 5 else f"landmarks{cfg.sbi_landmarks}"
+        landmarks = crop_landmarks(x_train, real_idx, _cache_path(cfg, train_s, size, tag), cfg.sbi_landmarks)
         sbi_idx = real_idx[np.isfinite(landmarks[real_idx, 0, 0])]
         if len(sbi_idx) == 0:
             raise DeepfakeError("SBI needs REAL training crops with a detectable face; none was found")
