@@ -13,9 +13,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from .. import __version__
 from ..errors import DeepfakeError
+from .responses import errors
 from .routes import health, page, scans
 from .settings import Settings
 from .store import ScanStore
@@ -24,6 +26,7 @@ from .worker import ScanWorkers
 log = logging.getLogger(__name__)
 
 MULTIPART_SLACK = 64 * 1024  # form boundaries and headers around the file itself
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
 def recover(store: ScanStore, workers: ScanWorkers) -> tuple[int, int]:
@@ -105,6 +108,13 @@ async def _send_json(send, status: int, body: dict, headers: list | None = None)
     await send({"type": "http.response.body", "body": data})
 
 
+def allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """Every method some route answers on this path. Starlette's 405 names only the first route whose path
+    matched (GET and POST on /api/v1/scans are two routes), so its Allow header would leave one out."""
+    routes = [r for r in app.router.routes if not isinstance(r, Mount)]  # a mount matches any method
+    return [m for m in METHODS if any(r.matches({**request.scope, "method": m})[0] == Match.FULL for r in routes)]
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
 
@@ -130,14 +140,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
     if settings.token:
         app.add_middleware(TokenAuth, token=settings.token)  # outermost: refused before any byte is read
-    app.include_router(scans.router, prefix="/api/v1")
+    # 401 is documented only where the server can answer it: with a token, every /api/ route
+    app.include_router(scans.router, prefix="/api/v1", responses=errors(401) if settings.token else None)
     app.include_router(health.router)
     app.include_router(page.router)
     app.mount("/static", StaticFiles(directory=page.STATIC), name="static")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: HTTPException):
-        return JSONResponse({"error": str(exc.detail)}, exc.status_code, headers=getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405 and (allowed := allowed_methods(app, request)):
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+        return JSONResponse({"error": str(exc.detail)}, exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):

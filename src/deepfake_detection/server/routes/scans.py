@@ -10,16 +10,27 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Response, UploadFile
+from fastapi import Path as PathParam
+from pydantic import WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 
 from ...media import sniff_container
 from ..deps import SettingsDep, StoreDep, UploadsDep, WorkersDep
-from ..schemas import ErrorBody, ScanCreated, ScanPage, ScanPublic, ScanSummary
+from ..responses import errors
+from ..schemas import ScanCreated, ScanPage, ScanPublic, ScanSummary
 
 router = APIRouter(prefix="/scans", tags=["scans"])
 
 CHUNK = 1 << 20
 RETRY_AFTER_S = 30
+MAX_OFFSET = 1 << 31  # far past any real history, and well inside SQLite's 64-bit integers
+
+# Scan ids are uuid4 hex; any short name-like id is looked up (and 404s), anything else is a 422.
+ScanId = Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+                                  description="the id returned by the upload")]
+# Omitted means the server's default (--keep-uploads); the schema says boolean, as a form sends "true"/"false".
+Keep = Annotated[bool | None, WithJsonSchema({"type": "boolean"}),
+                 Form(description="keep the uploaded file after the scan (default: the server's setting)")]
 
 
 class TooLarge(Exception):
@@ -51,8 +62,8 @@ def display_name(name: str | None) -> str:
 @router.post("", status_code=202, response_model=ScanCreated,
              summary="Upload a video or image to scan",
              responses={200: {"model": ScanCreated, "description": "identical content was already scanned"},
-                        400: {"model": ErrorBody}, 413: {"model": ErrorBody}, 415: {"model": ErrorBody},
-                        503: {"model": ErrorBody, "description": "queue full; retry after the Retry-After seconds"}})
+                        202: {"description": "queued (or identical content is already queued or running)"},
+                        **errors(400, 413, 415, 422, 503, 507)})
 async def create_scan(
     file: Annotated[UploadFile, File(description="the video or image")],
     response: Response,
@@ -60,7 +71,7 @@ async def create_scan(
     workers: WorkersDep,
     settings: SettingsDep,
     uploads: UploadsDep,
-    keep: Annotated[bool | None, Form(description="keep the uploaded file after the scan")] = None,
+    keep: Keep = None,
 ) -> ScanCreated:
     incoming = uploads / f".incoming-{uuid.uuid4().hex}"
     try:
@@ -96,16 +107,16 @@ async def create_scan(
         incoming.unlink(missing_ok=True)
 
 
-@router.get("", response_model=ScanPage, summary="Recent scans, newest first")
+@router.get("", response_model=ScanPage, summary="Recent scans, newest first", responses=errors(422))
 def list_scans(store: StoreDep, limit: Annotated[int, Query(ge=1, le=100)] = 20,
-               offset: Annotated[int, Query(ge=0)] = 0) -> ScanPage:
+               offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> ScanPage:
     records, total = store.recent(limit, offset)
     return ScanPage(items=[ScanSummary.of(r) for r in records], total=total, limit=limit, offset=offset)
 
 
 @router.get("/{scan_id}", response_model=ScanPublic, summary="A scan's status and, once done, its report",
-            responses={404: {"model": ErrorBody}})
-def get_scan(scan_id: str, store: StoreDep) -> ScanPublic:
+            responses=errors(404, 422))
+def get_scan(scan_id: ScanId, store: StoreDep) -> ScanPublic:
     record = store.get(scan_id)
     if record is None:
         raise HTTPException(404, f"no scan with id {scan_id!r}")
