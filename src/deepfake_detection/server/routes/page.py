@@ -21,6 +21,7 @@ def plotly_js() -> Path:
 
 
 def swagger_dir() -> Path:
+    """Swagger UI 5 from swagger-ui-bundle-v2: it reads the OpenAPI 3.1 that FastAPI writes (version 4 cannot)."""
     import swagger_ui_bundle
 
     return Path(swagger_ui_bundle.swagger_ui_path)
@@ -29,6 +30,11 @@ def swagger_dir() -> Path:
 @router.get("/")
 def index() -> FileResponse:
     return FileResponse(STATIC / "index.html", media_type="text/html")
+
+
+@router.get("/favicon.ico")
+def favicon() -> FileResponse:
+    return FileResponse(STATIC / "favicon.ico", media_type="image/x-icon")
 
 
 @router.get("/vendor/plotly.min.js")
@@ -45,6 +51,8 @@ def swagger_asset(name: str) -> FileResponse:
 
 @router.get("/docs")
 def docs() -> HTMLResponse:
+    # validatorUrl None: Swagger UI would otherwise send the schema to an online validator for its badge
     return get_swagger_ui_html(openapi_url="/openapi.json", title="deepfake-detect API",
                                swagger_js_url="/vendor/swagger/swagger-ui-bundle.js",
-                               swagger_css_url="/vendor/swagger/swagger-ui.css", swagger_favicon_url="")
+                               swagger_css_url="/vendor/swagger/swagger-ui.css", swagger_favicon_url="/favicon.ico",
+                               swagger_ui_parameters={"validatorUrl": None})
