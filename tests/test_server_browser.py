@@ -1,5 +1,9 @@
-"""The page in a real browser: Debian's Chromium driven by Playwright (no browser download), against a live
-server. Saves docs/web-app.png for the README."""
+"""The page and /docs in a real browser: Debian's Chromium driven by Playwright (no browser download), against a
+live server.
+
+The page test takes its screenshot into a temporary folder, so running the tests leaves the work tree as it was.
+To regenerate the README picture docs/web-app.png, run:  python scripts/screenshot_page.py
+(it runs that one test with DEEPFAKE_SCREENSHOT=docs/web-app.png)."""
 
 import os
 import shutil
@@ -8,13 +12,14 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
-from conftest import REPO, VIDEOS_SAMPLE
+from conftest import VIDEOS_SAMPLE
 
 from deepfake_detection.server import Settings, create_app
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SCREENSHOT = REPO / "docs" / "web-app.png"
+SCREENSHOT_TO = os.environ.get("DEEPFAKE_SCREENSHOT")  # also save the page screenshot here (the README picture)
 
 REQUIRED = os.environ.get("DEEPFAKE_REQUIRE_BROWSER") == "1"  # set by .ci/run: there a missing browser is a failure
 
@@ -39,9 +44,10 @@ def _serve(settings: Settings):
     thread.join(30)
 
 
-@pytest.fixture
-def live_server(tmp_path):
-    yield from _serve(Settings(data_dir=tmp_path / "data", num_frames=16))
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory):
+    """One server (and so one worker process, loaded once) for the page tests of this module."""
+    yield from _serve(Settings(data_dir=tmp_path_factory.mktemp("browser") / "data", num_frames=16))
 
 
 @pytest.fixture
@@ -53,7 +59,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def test_page_uploads_a_clip_and_shows_verdict_timeline_and_face(live_server, face_clip):
+def test_page_uploads_a_clip_and_shows_verdict_timeline_and_face(live_server, face_clip, tmp_path):
     assert CHROMIUM, "DEEPFAKE_REQUIRE_BROWSER=1 but no chromium on PATH"
     from playwright import sync_api as playwright
 
@@ -79,8 +85,11 @@ def test_page_uploads_a_clip_and_shows_verdict_timeline_and_face(live_server, fa
             page.wait_for_selector("#recent tbody tr")
             assert clip.name in page.inner_text("#recent")
             assert not errors, errors
-            SCREENSHOT.parent.mkdir(exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT), full_page=True)
+            shot = tmp_path / "web-app.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 10_000
+            if SCREENSHOT_TO:
+                shutil.copyfile(shot, SCREENSHOT_TO)
         finally:
             browser.close()
 
@@ -139,5 +148,87 @@ def test_page_greys_out_faces_that_were_not_judged(live_server, tmp_path):
             assert greyed.count() >= 1
             assert "not judged: small" in greyed.first.inner_text()
             assert page.locator("#faces .face:not(.not-judged)", has_text="decided the verdict").count() == 1
+        finally:
+            browser.close()
+
+
+def _wait_scan(base: str, scan_id: str, timeout: float = 120.0) -> dict:
+    end = time.monotonic() + timeout
+    while (scan := httpx.get(f"{base}/api/v1/scans/{scan_id}").json())["status"] not in ("done", "failed"):
+        assert time.monotonic() < end, f"scan {scan_id} still {scan['status']}"
+        time.sleep(0.3)
+    return scan
+
+
+def test_the_address_hash_switches_scans_and_a_failed_scan_shows_no_empty_chart(live_server, face_clip, tmp_path):
+    """/#<id> shows that scan; editing the hash (or going back) switches scans without a reload. A failed scan shows
+    its reason and no "Probability over time" box. The tab icon is served."""
+    assert CHROMIUM, "DEEPFAKE_REQUIRE_BROWSER=1 but no chromium on PATH"
+    from playwright import sync_api as playwright
+
+    corrupt = tmp_path / "broken.mp4"
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + os.urandom(5000))
+    ids = {}
+    for name, path in (("done", face_clip), ("failed", corrupt)):
+        with open(path, "rb") as f:
+            ids[name] = httpx.post(f"{live_server}/api/v1/scans", files={"file": (path.name, f)}, timeout=30).json()["id"]
+        assert _wait_scan(live_server, ids[name])["status"] == name
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"{live_server}/#{ids['failed']}")
+            page.wait_for_selector("#banner.failed", timeout=30_000)
+            assert "Could not scan this file" in page.inner_text("#banner")
+            assert page.locator("#timeline").is_hidden() and page.get_by_text("Probability over time").is_hidden()
+
+            page.evaluate("(id) => { location.hash = id; }", ids["done"])  # an edited address, no reload
+            page.wait_for_selector("#banner.fake, #banner.real", timeout=30_000)
+            page.wait_for_selector("#timeline .main-svg", timeout=10_000)
+            assert page.get_by_text("Probability over time").is_visible()
+
+            page.go_back()  # the previous hash: the failed scan again
+            page.wait_for_selector("#banner.failed", timeout=30_000)
+            assert page.locator("#timeline").is_hidden()
+
+            icon = page.evaluate("""async () => {
+                const r = await fetch(document.querySelector("link[rel=icon]").href);
+                return [r.status, r.headers.get("content-type"), (await r.arrayBuffer()).byteLength];
+            }""")
+            assert icon[0] == 200 and icon[1] == "image/x-icon" and icon[2] > 100
+            assert not errors, errors
+        finally:
+            browser.close()
+
+
+def test_docs_render_every_operation(live_server):
+    """Swagger UI (from an installed package, nothing fetched elsewhere) renders the OpenAPI 3.1 document: each
+    operation appears as a rendered block with its path and summary."""
+    assert CHROMIUM, "DEEPFAKE_REQUIRE_BROWSER=1 but no chromium on PATH"
+    from playwright import sync_api as playwright
+
+    spec = httpx.get(f"{live_server}/openapi.json").json()
+    expected = {(m.upper(), path, op["summary"]) for path, ops in spec["paths"].items() for m, op in ops.items()}
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            elsewhere, errors = [], []
+            page.on("request", lambda r: r.url.startswith(live_server) or r.url.startswith("data:")
+                    or elsewhere.append(r.url))
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"{live_server}/docs")
+            page.locator(".opblock-summary-path").or_(page.get_by_text("Unable to render")).first.wait_for(
+                timeout=30_000)
+            assert "Unable to render" not in page.inner_text("body")  # what Swagger UI 4 says of OpenAPI 3.1
+            rendered = {(b.locator(".opblock-summary-method").inner_text().strip(),
+                         b.locator(".opblock-summary-path").get_attribute("data-path"),
+                         b.locator(".opblock-summary-description").inner_text().strip())
+                        for b in page.locator(".opblock").all()}
+            assert rendered == expected
+            assert page.locator(".version-stamp .version").first.inner_text().startswith("OAS 3.1")
+            assert not elsewhere and not errors, (elsewhere, errors)
         finally:
             browser.close()

@@ -14,6 +14,7 @@ const el = (tag, props = {}, children = []) => {
   return node;
 };
 let pollTimer = null;
+let shown = null; // the scan the page is showing: answers for another one (a poll still in flight) are dropped
 
 function setStatus(text, progress) {
   $("progress-row").hidden = false;
@@ -42,6 +43,7 @@ async function apiFetch(url) {
 
 function upload(file) {
   clearTimeout(pollTimer);
+  shown = null;
   $("result").hidden = true;
   const form = new FormData();
   form.append("file", file);
@@ -73,12 +75,15 @@ function upload(file) {
 
 async function poll(id) {
   clearTimeout(pollTimer);
+  shown = id;
   let scan;
   try {
     const res = await apiFetch(`/api/v1/scans/${encodeURIComponent(id)}`);
     scan = await res.json();
+    if (id !== shown) return;
     if (!res.ok) return showFailure(scan.error || res.statusText, "");
   } catch (e) {
+    if (id !== shown) return;
     pollTimer = setTimeout(() => poll(id), 2000);
     return setStatus("waiting for the server…");
   }
@@ -103,6 +108,7 @@ function showFailure(message, extra) {
   $("warnings").replaceChildren();
   $("faces").replaceChildren();
   $("timeline").replaceChildren();
+  $("details").hidden = true; // a failed scan has no timeline or faces: no empty boxes
 }
 
 function deciding(report) {
@@ -125,6 +131,7 @@ function headline(report) {
 function render(scan) {
   const report = scan.report;
   $("result").hidden = false;
+  $("details").hidden = false;
   const [kind, text] = headline(report);
   $("banner").className = `banner ${kind}`;
   $("banner").textContent = text;
@@ -212,7 +219,7 @@ async function refreshRecent() {
         el("td", { textContent: s.probability == null ? "" : pct(s.probability) }),
         el("td", { textContent: new Date(s.created).toLocaleString() }),
       ]);
-      row.addEventListener("click", () => { history.replaceState(null, "", `#${s.id}`); poll(s.id); });
+      row.addEventListener("click", () => { location.hash = s.id; });
       return row;
     }));
   } catch (_) { /* the list is a convenience; the scan itself already reported */ }
@@ -225,7 +232,14 @@ function wire() {
   for (const ev of ["dragleave", "drop"]) drop.addEventListener(ev, (e) => { e.preventDefault(); drop.classList.remove("over"); });
   drop.addEventListener("drop", (e) => { if (e.dataTransfer.files.length) upload(e.dataTransfer.files[0]); });
   refreshRecent();
-  if (location.hash.length > 1) poll(location.hash.slice(1));
+  // The address is the scan shown: opening /#<id>, editing the hash and back/forward all switch to that scan.
+  window.addEventListener("hashchange", showHashScan);
+  showHashScan();
+}
+
+function showHashScan() {
+  const id = location.hash.slice(1);
+  if (id && id !== shown) poll(id);
 }
 
 document.addEventListener("DOMContentLoaded", wire);
