@@ -25,7 +25,7 @@ import numpy as np
 
 from deepfake_detection.config import load_config
 from deepfake_detection.evaluate import per_source_auc
-from deepfake_detection.train.datasets import load_crops, read_manifests
+from deepfake_detection.datasets import load_crops, read_manifests
 from deepfake_detection.train.trainer import TrainConfig, predict_logits, train
 
 HOLDOUTS = ("ffpp/Face2Face", "ffpp/NeuralTextures", "ffpp/FaceSwap", "ffpp/Deepfakes", "talking_heads", "dfdc")

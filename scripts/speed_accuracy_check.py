@@ -24,7 +24,7 @@ from deepfake_detection.errors import DeepfakeError
 from deepfake_detection.faces import FaceConfig
 from deepfake_detection.models.serving import load_scorer
 from deepfake_detection.pipeline import Detector
-from deepfake_detection.train.datasets import VIDEO_SUFFIXES, load_real_fake_folder
+from deepfake_detection.datasets import VIDEO_SUFFIXES, load_real_fake_folder
 
 def labelled(folders: list[str]) -> list[tuple[Path, int]]:
     items = []

@@ -109,7 +109,7 @@ def test_bad_option_values_are_usage_errors():
 
 def test_serve_with_an_unknown_model_fails_before_listening(capsys):
     assert main(["serve", "--model", "nope", "--port", "1"]) == 1
-    assert "no shipped weights for model 'nope'" in capsys.readouterr().err
+    assert "unknown model 'nope' (shipped: " in capsys.readouterr().err
 
 
 def test_new_options_reject_bad_paths_with_one_line(tmp_path, capsys):
@@ -123,3 +123,76 @@ def test_new_options_reject_bad_paths_with_one_line(tmp_path, capsys):
     for cmd in (["calibrate", "efficientnet_lite0"], ["fuse", "--models", "efficientnet_lite0"]):
         assert main(cmd + ["--data", "x.csv", "--real-videos", str(tmp_path / "none"), "--out", "c.json"]) == 1
         assert "is not a folder" in capsys.readouterr().err
+
+
+def test_version_and_unknown_model_names_the_shipped_ones(capsys):
+    from deepfake_detection import __version__
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and __version__ in capsys.readouterr().out
+    assert main(["detect", "--model", "foo", "x.mp4"]) == 1
+    err = capsys.readouterr().err
+    assert "unknown model 'foo'" in err and "efficientnet_lite0" in err
+
+
+def test_registered_model_without_weights_says_so(capsys):
+    assert main(["detect", "--model", "resnet50", "x.mp4"]) == 1
+    assert "registered but ships no weights" in capsys.readouterr().err
+
+
+def test_missing_extra_is_one_line_before_any_work(monkeypatch, tmp_path, capsys):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("torch", "sklearn")
+                        else real_find_spec(name, *a))
+    for argv in (["train", "--config", "nope.yaml"], ["export", "run", "--out", "x.onnx"],
+                 ["evaluate", "--data", str(tmp_path)]):
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert "needs the train extra" in err and "pip install" in err and len(err.splitlines()) == 1, err
+
+
+def test_serve_on_a_busy_port_is_one_error_and_no_serving_line(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        assert main(["serve", "--port", str(port), "--data-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert f"port {port} on 127.0.0.1 is already in use" in err and "serving on" not in err
+
+
+def test_every_server_setting_is_also_an_option():
+    from dataclasses import fields
+
+    from deepfake_detection.cli import build_parser
+    from deepfake_detection.server.settings import Settings
+
+    serve = build_parser()._subparsers._group_actions[0].choices["serve"]
+    options = {a.dest for a in serve._actions}
+    named = {"num_frames": "frames"}
+    missing = [f.name for f in fields(Settings) if named.get(f.name, f.name) not in options]
+    assert not missing, f"settings only reachable through the environment: {missing}"
+
+
+@needs(VIDEOS_SAMPLE)
+def test_no_progress_bar_when_stderr_is_not_a_terminal():
+    clips = sorted(VIDEOS_SAMPLE.glob("*.mp4"))[:2]
+    proc = run_cli("detect", *clips)  # captured stderr is a pipe, not a terminal
+    assert proc.returncode == 0 and "detect:" not in proc.stderr and "\r" not in proc.stderr
+
+
+def test_image_reports_say_image_not_a_time_span(tmp_path, capsys):
+    from deepfake_detection.cli.detect import human
+    from deepfake_detection.report import FaceResult, FrameResult, MediaInfo, Report
+
+    frame = FrameResult(index=0, time=0.0, box=(0, 0, 10, 10), landmarks=(), detector_score=0.9, probability=0.1)
+    face = FaceResult(track_id=0, probability=0.1, frames=[frame], span=None)
+    report = Report(path="p.jpg", verdict="REAL", probability=0.1, threshold=0.5, model="m", faces=[face],
+                    media=MediaInfo(is_image=True), reason="r")
+    text = human(report)
+    assert "image" in text and "0.0-0.0" not in text

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from deepfake_detection.errors import DeepfakeError
-from deepfake_detection.train.datasets import (
+from deepfake_detection.datasets import (
     Sample,
     balance_fakes,
     dedupe,

@@ -16,7 +16,7 @@ from deepfake_detection.evaluate import (
     tpr_at_fpr,
     video_scores,
 )
-from deepfake_detection.train.datasets import Sample
+from deepfake_detection.datasets import Sample
 
 
 def test_binary_metrics_hand_example() -> None:

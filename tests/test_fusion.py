@@ -85,7 +85,7 @@ def test_recompressed_variants_are_made_once(tmp_path):
 def test_self_blended_stacking_fakes_come_from_real_crops_only(tmp_path):
     import cv2
 
-    from deepfake_detection.train.datasets import Sample
+    from deepfake_detection.datasets import Sample
 
     samples = []
     for i in range(6):
@@ -117,7 +117,7 @@ def test_flip_tta_scores_a_crop_and_its_mirror_alike(tmp_path):
 
 def test_calibrate_refits_platt_and_keeps_real_flags_within_target(tiny_crops, tmp_path, capsys):
     from deepfake_detection.cli import main
-    from deepfake_detection.train.datasets import read_manifest
+    from deepfake_detection.datasets import read_manifest
 
     out = tmp_path / "card.json"
     assert main(["calibrate", "efficientnet_lite0", "--data", str(tiny_crops), "--tta", "hflip",

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from deepfake_detection.evaluate import per_source_auc
-from deepfake_detection.train.datasets import Sample, read_manifest
+from deepfake_detection.datasets import Sample, read_manifest
 from deepfake_detection.train.sources import ffpp_group, prepare_ffpp, talking_head_samples
 
 from conftest import drawn_face

@@ -93,7 +93,7 @@ def per_source_auc(samples, logits: np.ndarray) -> dict[str, float]:
 
 def score_crops(scorer, samples, batch_size: int = 64, progress=None) -> np.ndarray:
     """Calibrated P(FAKE) per crop for manifest rows, read with the same resize as training."""
-    from .train.datasets import load_crops
+    from .datasets import load_crops
 
     probs = []
     chunks = range(0, len(samples), batch_size)
@@ -167,3 +167,58 @@ def markdown_row(name: str, m: dict) -> str:
 
 MARKDOWN_HEADER = ("| data | n | AUC | log loss | EER | AP | balanced acc | acc @thr | always-FAKE acc | ECE |\n"
                    "|---|---|---|---|---|---|---|---|---|---|")
+
+
+def evaluate_crops(scorer, samples, threshold: float, progress=None) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Frame metrics of manifest rows, video metrics when rows share videos, per-source video AUC when rows name
+    their source. Returns (result, y, p) for the plots: per video when there are videos, else per crop."""
+    probs = score_crops(scorer, samples, progress=progress)
+    y = np.array([s.y for s in samples])
+    result: dict = {"frame": binary_metrics(y, probs, threshold)}
+    yv, pv, _ = video_scores(samples, probs)
+    if len(yv) < len(y):
+        result["video"] = binary_metrics(yv, pv, threshold)
+    if any(s.source for s in samples):
+        q = np.clip(probs, EPS, 1 - EPS)  # calibrated probabilities: their logit is a monotone map of the network's
+        result["per_source_video_auc"] = per_source_auc(samples, np.log(q / (1 - q)))
+    return (result, yv, pv) if "video" in result else (result, y, probs)
+
+
+def evaluate_videos(detector, samples, threshold: float, progress=None) -> tuple[dict, list[dict], np.ndarray, np.ndarray]:
+    """Run the whole pipeline on labelled videos: video metrics over the inputs that got a probability, with the
+    counts of NO_FACE and ERROR inputs beside them. Returns (result, one row per input, y, p)."""
+    from .pipeline import detect_or_error
+
+    rows = []
+    for s in progress(samples) if progress else samples:
+        r = detect_or_error(detector, s.path)
+        rows.append({"path": s.path, "label": s.label, "verdict": r.verdict, "probability": r.probability,
+                     "faces": len(r.faces), "seconds": r.timings.get("total"), "error": r.error})
+    scored = [r for r in rows if r["probability"] is not None]
+    y = np.array([int(r["label"] == "FAKE") for r in scored])
+    p = np.array([r["probability"] for r in scored])
+    video = binary_metrics(y, p, threshold)
+    video["no_face"] = sum(r["verdict"] == "NO_FACE" for r in rows)
+    video["errors"] = sum(r["verdict"] == "ERROR" for r in rows)
+    video["mean_seconds"] = float(np.mean([r["seconds"] for r in scored])) if scored else None
+    return {"video": video}, rows, y, p
+
+
+def markdown_table(result: dict) -> str:
+    levels = [level for level in ("frame", "video") if level in result]
+    return "\n".join([MARKDOWN_HEADER] + [markdown_row(f"{level} ({result['split']})", result[level]) for level in levels])
+
+
+def write_results(result: dict, y, p, out_dir, title: str, rows: list[dict] | None = None) -> None:
+    """metrics.json, metrics.md, roc.png, reliability.png (and videos.jsonl) in `out_dir`."""
+    import json
+    from pathlib import Path
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if rows is not None:
+        (out / "videos.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result["plots"] = plot_roc_and_reliability(y, p, out, title)
+    (out / "metrics.md").write_text(markdown_table(result) + "\n")
+    (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
 
+DEFAULT_NUM_FRAMES = 32  # frames sampled evenly per video: every command, the server and scan start here
+
 
 @dataclass(frozen=True)
 class MediaLimits:
@@ -86,7 +88,7 @@ def sniff_container(head: bytes) -> str | None:
     return None
 
 
-def read_frames(path: str | os.PathLike, num_frames: int = 32, limits: MediaLimits = MediaLimits(),
+def read_frames(path: str | os.PathLike, num_frames: int = DEFAULT_NUM_FRAMES, limits: MediaLimits = MediaLimits(),
                 on_frame: Callable[[np.ndarray], object] | None = None) -> Frames:
     """Decode `path` and return up to `num_frames` frames spread evenly over its duration.
 

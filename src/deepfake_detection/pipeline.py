@@ -6,6 +6,7 @@ callables so tests and other interfaces can swap them without subclassing.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -17,8 +18,9 @@ import numpy as np
 from . import explain as xp
 from .decision import FacesRule, QualityBar, decide, threshold_for_faces
 from .dynamics import MIN_FRAMES, DynamicsModel, track_features
+from .errors import DeepfakeError
 from .faces import Detection, FaceConfig, FaceTrack, SequenceDetector, face_quality, track_faces
-from .media import Frames, MediaLimits, read_frames
+from .media import DEFAULT_NUM_FRAMES, Frames, MediaLimits, read_frames
 from .models.serving import FrameScorer, FusionScorer, load_scorer
 from .report import DynamicsScore, Explanation, FaceQualitySummary, FaceResult, FrameResult, MediaInfo, Report
 
@@ -33,7 +35,7 @@ class Detector:
     """A configured pipeline. Build once (loads the model), call `detect` for many inputs."""
 
     scorer: FrameScorer | FusionScorer
-    num_frames: int = 32
+    num_frames: int = DEFAULT_NUM_FRAMES
     threshold: float | None = None  # None: the model card's operating point
     face_cfg: FaceConfig = FaceConfig()
     limits: MediaLimits = MediaLimits()
@@ -214,7 +216,27 @@ def _scaled(values: tuple[float, ...], factor: float) -> tuple[float, ...]:
     return values if factor == 1 else tuple(v * factor for v in values)
 
 
-def detect(path, model: str | None = None, num_frames: int = 32, threshold: float | None = None,
+def detect(path, model: str | None = None, num_frames: int = DEFAULT_NUM_FRAMES, threshold: float | None = None,
            explain: bool = False) -> Report:
     """One-call detection on the shipped model. For many inputs build a `Detector` once instead."""
     return Detector(load_scorer(model), num_frames=num_frames, threshold=threshold, explain=explain).detect(path)
+
+
+def detect_or_error(detector: Detector, path, report_as: str | None = None) -> Report:
+    """`detector.detect(path)` that never raises: a `DeepfakeError` becomes an ERROR report with its message, anything
+    else (a bug, a decoder surprise) an ERROR report saying "internal error", logged with its traceback. One input's
+    failure costs that input only. `report_as` names the input in the report (e.g. the client's name for a staged copy).
+    """
+    shown = str(report_as or path)
+    try:
+        report = detector.detect(path)
+    except DeepfakeError as e:
+        error = str(e).replace(str(path), shown)
+    except Exception as e:
+        logging.getLogger(__name__).debug("internal error on %s", shown, exc_info=True)
+        error = f"internal error: {type(e).__name__}: {e}".splitlines()[0]
+    else:
+        return report if report_as is None else replace(report, path=shown)
+    threshold = detector.scorer.threshold if detector.threshold is None else detector.threshold
+    return Report.failed(shown, error, model=detector.scorer.name, threshold=threshold)
+

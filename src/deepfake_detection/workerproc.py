@@ -61,6 +61,9 @@ def exit_status(code: int | None) -> str:
 def _answer(conn, build: Callable[[], Handler]) -> None:
     """Process side: build the handler, report ready (or the one-line reason it failed), then answer one request
     per message until None arrives or the caller is gone."""
+    # Ctrl-C in a terminal reaches the whole process group: the caller decides what stops (and kills us), so a
+    # worker never dies in the middle of a request with a KeyboardInterrupt traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         handle = build()
     except Exception as e:

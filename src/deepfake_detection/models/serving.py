@@ -131,8 +131,17 @@ def load_scorer(name_or_path: str | None = None, threads: int = 2) -> FrameScore
     else:
         onnx_path, card_path = weights_dir() / f"{name_or_path}.onnx", weights_dir() / f"{name_or_path}.json"
         if not card_path.is_file():
+            from .registry import list_models
+
             shipped = ", ".join(shipped_models()) or "none"
-            raise ModelError(f"no shipped weights for model {name_or_path!r}; shipped: {shipped}")
+            try:
+                registered = name_or_path in list_models()
+            except ImportError:  # the families need the train extra; without it no name is "registered"
+                registered = False
+            if registered:
+                raise ModelError(f"model {name_or_path!r} is registered but ships no weights (shipped: {shipped}); "
+                                 f"train and export it, then pass the .onnx path")
+            raise ModelError(f"unknown model {name_or_path!r} (shipped: {shipped}; or pass an exported .onnx path)")
     if not card_path.is_file():
         raise ModelError(f"no model card {card_path.name} next to {onnx_path.name}")
     try:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import DeepfakeError
 from ..media import IMAGE_SUFFIXES, sniff_container
-from ..train.datasets import VIDEO_SUFFIXES
+from ..datasets import VIDEO_SUFFIXES
 
 log = logging.getLogger(__name__)
 

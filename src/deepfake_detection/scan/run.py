@@ -16,6 +16,7 @@ from .local import LocalPool
 from .report import write_csv, write_html
 from .results import ResultLog
 from .worker import FileScanner, ScanOptions, failed_record, file_digest
+from ..media import DEFAULT_NUM_FRAMES
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class ScanSummary:
 
 def scan(paths: list[str | os.PathLike], out: str | os.PathLike, *, csv: str | os.PathLike | None = None,
          html: str | os.PathLike | None = None, workers: int | None = None, retry_failed: bool = False,
-         model: str | None = None, num_frames: int = 32, threshold: float | None = None,
+         model: str | None = None, num_frames: int = DEFAULT_NUM_FRAMES, threshold: float | None = None,
          use_ray: bool = False, ray_address: str | None = None, ship_bytes: bool = False,
          timeout_s: float = 600.0, progress: bool = True,
          factory: Callable[[ScanOptions], FileScanner] = FileScanner) -> ScanSummary:

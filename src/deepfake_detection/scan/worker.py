@@ -14,10 +14,10 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import DeepfakeError
+from ..media import DEFAULT_NUM_FRAMES
 from ..report import Report
 from ..workerproc import share_cores
 
@@ -29,7 +29,7 @@ class ScanOptions:
     """What every worker needs to build its detector (picklable: it crosses process and node boundaries)."""
 
     model: str | None = None
-    num_frames: int = 32
+    num_frames: int = DEFAULT_NUM_FRAMES
     threshold: float | None = None
     threads: int = 1  # ONNX Runtime (and OpenCV) threads in this worker
     timeout_s: float = 600.0  # per file (local pool and Ray): the worker is killed and replaced
@@ -72,8 +72,9 @@ class FileScanner:
     def __init__(self, options: ScanOptions):
         share_cores(options.threads)  # before the pipeline (and OpenMP) loads; faces.py makes idle threads sleep
         from ..models.serving import load_scorer
-        from ..pipeline import Detector
+        from ..pipeline import Detector, detect_or_error
 
+        self._detect_or_error = detect_or_error
         self.options = options
         self.scorer = load_scorer(options.model, threads=options.threads)
         self.threshold = self.scorer.threshold if options.threshold is None else options.threshold
@@ -109,21 +110,14 @@ class FileScanner:
     def _detect(self, local: str, path: str, sha256: str, size: int, t0: float) -> dict:
         self._tracks.last = []
         try:
-            report = self.detector.detect(local)
-            thumbnail = self._thumbnail(report)
-        except DeepfakeError as e:  # a staged copy (--ship-bytes) is reported under its original path
-            return failed_record(path, str(e).replace(local, path), self.scorer.name, self.threshold, sha256, size,
-                                 time.perf_counter() - t0)
-        except Exception as e:  # a bug or a decoder surprise: this file fails with its reason
-            log.debug("internal error on %s", path, exc_info=True)
-            return failed_record(path, f"internal error: {type(e).__name__}: {e}".splitlines()[0],
-                                 self.scorer.name, self.threshold, sha256, size, time.perf_counter() - t0)
+            # A staged copy (--ship-bytes) is reported under its original path.
+            report = self._detect_or_error(self.detector, local, report_as=path if local != path else None)
+            thumbnail = None if report.verdict == "ERROR" else self._thumbnail(report)
         finally:
             self._tracks.last = []  # crops of a whole video: do not keep them until the next file
-        if local != path:
-            report = replace(report, path=path)
         rec = report.to_dict()
-        rec.update(sha256=sha256, size=size, duration=None if report.media.is_image else rec["media"]["duration"],
+        rec.update(sha256=sha256, size=size,
+                   duration=None if report.verdict == "ERROR" or report.media.is_image else rec["media"]["duration"],
                    elapsed_s=round(time.perf_counter() - t0, 3), thumbnail=thumbnail)
         return rec
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..media import DEFAULT_NUM_FRAMES
 
 ENV_PREFIX = "DEEPFAKE_"
 
@@ -22,7 +23,7 @@ class Settings:
     max_upload_mb: float = 200.0  # larger uploads answer 413
     scan_timeout_s: float = 300.0  # a scan running longer is stopped and marked failed
     model: str = ""  # shipped model name or exported .onnx path; "" = the shipped default
-    num_frames: int = 32  # frames sampled per video
+    num_frames: int = DEFAULT_NUM_FRAMES  # frames sampled per video
     keep_uploads: bool = False  # default for the per-upload `keep` choice
     host: str = "127.0.0.1"
     port: int = 8000

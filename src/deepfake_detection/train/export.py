@@ -12,7 +12,7 @@ import numpy as np
 from ..evaluate import binary_metrics, tpr_at_fpr
 from ..models import model_cfg
 from ..models.serving import Calibration
-from .datasets import load_crops, read_manifests
+from ..datasets import load_crops, read_manifests
 from .trainer import TrainConfig, _cache_path, predict_logits
 
 log = logging.getLogger(__name__)

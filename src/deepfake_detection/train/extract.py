@@ -16,15 +16,15 @@ import cv2
 
 from ..errors import DeepfakeError
 from ..faces import FaceConfig, track_faces
-from ..media import read_frames
-from .datasets import FIELDS, Sample
+from ..media import DEFAULT_NUM_FRAMES, read_frames
+from ..datasets import FIELDS, Sample
 
 log = logging.getLogger(__name__)
 
 EXTRA_FIELDS = ("box", "landmarks", "detector_score")
 
 
-def extract_faces(videos: list[Sample], out: str | Path, num_frames: int = 32, crop_size: int = 224,
+def extract_faces(videos: list[Sample], out: str | Path, num_frames: int = DEFAULT_NUM_FRAMES, crop_size: int = 224,
                   progress=None) -> dict[str, int]:
     """Extract crops for every video; returns counts of videos done, skipped (already done), failed, no face."""
     out = Path(out)

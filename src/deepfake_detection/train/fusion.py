@@ -14,7 +14,8 @@ import numpy as np
 from ..errors import DeepfakeError
 from ..evaluate import binary_metrics
 from ..models.serving import FrameScorer
-from .datasets import VIDEO_SUFFIXES, Sample, load_crops, read_manifests
+from ..datasets import VIDEO_SUFFIXES, Sample, load_crops, read_manifests
+from ..media import DEFAULT_NUM_FRAMES
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ def threshold_for_fpr(real_probs: np.ndarray, target_fpr: float, floor: float = 
     return float(max(floor, np.nextafter(p[allowed], 1.0)))
 
 
-def video_probabilities(scorer, paths: list[Path], num_frames: int = 32, progress=None) -> np.ndarray:
+def video_probabilities(scorer, paths: list[Path], num_frames: int = DEFAULT_NUM_FRAMES, progress=None) -> np.ndarray:
     """P(FAKE) of each video through the full pipeline (NaN where no face was found)."""
     from ..pipeline import Detector
 
@@ -127,7 +128,7 @@ def video_probabilities(scorer, paths: list[Path], num_frames: int = 32, progres
 
 
 def operating_point(scorer, p_val: np.ndarray, y_val: np.ndarray, target_fpr: float, real_dir: Path | None = None,
-                    work: Path = Path("data/real_variants"), num_frames: int = 32, progress=None) -> dict:
+                    work: Path = Path("data/real_variants"), num_frames: int = DEFAULT_NUM_FRAMES, progress=None) -> dict:
     """Card fields `threshold`, `threshold_rule` and `operating_point` for a calibrated scorer: the lowest threshold
     (≥ 0.5) flagging at most `target_fpr` of the validation REAL crops and, when `real_dir` is given, of its REAL
     videos re-encoded (`recompressed`) and run through the full pipeline; plus what that threshold flags."""
@@ -158,3 +159,47 @@ def build_card(name: str, components: list[str], weights: np.ndarray, bias: floa
 def component_metrics(scorers: list[FrameScorer], z_val: np.ndarray, y_val: np.ndarray) -> dict:
     """Validation metrics of each component with its own calibration (at 0.5)."""
     return {s.name: binary_metrics(y_val, s.probability(z_val[:, k])) for k, s in enumerate(scorers)}
+
+
+def write_card(card: dict, out: Path) -> None:
+    import json
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(card, indent=2) + "\n")
+
+
+def fuse_models(models: list[str], data: str, out: Path, name: str, target_fpr: float, real_dir: Path | None,
+                work: Path, frames: int = DEFAULT_NUM_FRAMES, sbi: float = 0.0, cache_dir: Path = Path("data/cache"),
+                progress=None) -> dict:
+    """Stack frame models (logistic regression on the manifest's validation crops, plus self-blends of `sbi` of its
+    REAL crops as a second FAKE family), set the operating point and write the fusion card to `out`."""
+    import os
+
+    from ..models.serving import FusionScorer, load_scorer
+
+    scorers = [load_scorer(m) for m in models]
+    if len({s.input_size for s in scorers}) != 1:
+        raise DeepfakeError("the fused models must take the same input size")
+    val, y_val = validation_split(data)
+    log.info("scoring %d validation crops with %d models", len(val), len(scorers))
+    z_val = component_logits(scorers, val)
+    z_fit, y_fit = z_val, y_val
+    if sbi > 0:
+        blends = self_blended(val, scorers[0].input_size, sbi, cache_dir)
+        z_sbi = np.stack([s.logits(blends) for s in scorers], axis=1)
+        z_fit, y_fit = np.concatenate([z_val, z_sbi]), np.concatenate([y_val, np.ones(len(z_sbi), int)])
+    weights, bias = fit_stack(z_fit, y_fit)
+    names = [m if not Path(m).suffix else os.path.relpath(Path(m).resolve(), out.parent.resolve()) for m in models]
+    card = build_card(name, names, weights, bias, scorers[0].input_size)
+    fused = FusionScorer(card, scorers)
+    p_val = fused.probability(z_val @ weights + bias)
+    point = operating_point(fused, p_val, y_val, target_fpr, real_dir, work, frames, progress)
+    card.update(point, validation=component_metrics(scorers, z_val, y_val))
+    card["validation"][name] = binary_metrics(y_val, p_val, point["threshold"])
+    if sbi > 0:
+        card["stacking_set"] = {"validation_crops": int(len(y_val)), "self_blends": int(len(z_sbi)),
+                                "self_blends_caught": float((fused.probability(z_sbi @ weights + bias)
+                                                             >= point["threshold"]).mean())}
+    write_card(card, out)
+    return card
+

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..decision import FacesRule, QualityBar, decide, fit_faces_rule
 from ..errors import DeepfakeError
+from ..media import DEFAULT_NUM_FRAMES
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +187,7 @@ def caught_table(items: list[Item], faces: dict[str, list[Face]], bar: QualityBa
 
 def calibrate_on_footage(scorer, val, p_val: np.ndarray, target_fpr: float, work: Path,
                          real_footage: tuple[str, str], talking_heads: tuple[str, str] | None = None,
-                         reencode: Path | None = None, fake_videos: list[str] = (), frames: int = 32,
+                         reencode: Path | None = None, fake_videos: list[str] = (), frames: int = DEFAULT_NUM_FRAMES,
                          progress=None) -> dict:
     """Card fields for a calibrated scorer: `threshold` (one judged face), `faces_rule` (how it rises with the
     number of judged faces), `quality_bar`, and `operating_point` (calibration sets, held-apart false alarms by
@@ -194,7 +195,7 @@ def calibrate_on_footage(scorer, val, p_val: np.ndarray, target_fpr: float, work
     import hashlib
 
     from ..pipeline import Detector
-    from .datasets import load_real_fake_folder
+    from ..datasets import load_real_fake_folder
     from .fusion import recompressed
     from .sources import talking_head_videos
 
@@ -253,3 +254,35 @@ def _by_source(items: list[Item]) -> dict[str, list[Item]]:
     for it in items:
         out[it.source].append(it)
     return out
+
+
+def calibrate_model(model: str, data: str, out: Path, tta: str, target_fpr: float, work: Path,
+                    real_footage: tuple[str, str] | None = None, talking_heads: tuple[str, str] | None = None,
+                    reencode: Path | None = None, fake_videos: list[str] = (), frames: int = DEFAULT_NUM_FRAMES,
+                    progress=None) -> dict:
+    """Refit a frame model's Platt calibration on the manifest's validation crops (with `tta`), set its threshold
+    and decision rule (on real footage of every kind when given, else on re-encoded real videos), write the card."""
+    from ..evaluate import binary_metrics
+    from ..models.serving import Calibration, load_scorer
+    from . import fusion
+
+    scorer = load_scorer(model)
+    if not hasattr(scorer, "tta"):
+        raise DeepfakeError("calibrate takes a single ONNX model; a fusion is calibrated by `fuse`")
+    scorer.tta = tta
+    val, y = fusion.validation_split(data)
+    z = fusion.component_logits([scorer], val)[:, 0]
+    (a,), b = fusion.fit_stack(z[:, None], y)
+    scorer.calibration = Calibration(float(a), float(b))
+    p_val = scorer.probability(z)
+    card = dict(scorer.card, tta=tta, calibration={"a": float(a), "b": float(b)})
+    if real_footage:
+        card.update(calibrate_on_footage(scorer, val, p_val, target_fpr, work, real_footage=real_footage,
+                                         talking_heads=talking_heads, reencode=reencode, fake_videos=fake_videos,
+                                         frames=frames, progress=progress))
+    else:
+        card.update(fusion.operating_point(scorer, p_val, y, target_fpr, reencode, work, frames, progress))
+    card["validation"] = binary_metrics(y, p_val, card["threshold"])
+    fusion.write_card(card, out)
+    return card
+

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from .datasets import balance_fakes, dedupe, grouped_split, load_dfdc_crops, write_manifest
+from ..datasets import balance_fakes, dedupe, grouped_split, load_dfdc_crops, write_manifest
 
 
 def prepare_dfdc(snapshot: str | Path, out: str | Path, train_fakes_per_group: int = 2, seed: int = 0) -> dict:

@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import DeepfakeError
 from ..evaluate import binary_metrics
 from ..models import create_model, model_cfg
-from .datasets import Sample, load_crops, read_manifest
+from ..datasets import Sample, load_crops, read_manifest
 
 log = logging.getLogger(__name__)
 

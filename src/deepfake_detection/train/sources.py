@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DeepfakeError
-from .datasets import Sample, grouped_split, write_manifest
+from ..datasets import Sample, grouped_split, write_manifest
+from ..media import DEFAULT_NUM_FRAMES
 
 log = logging.getLogger(__name__)
 
@@ -157,11 +158,11 @@ def talking_head_videos(manifest: str | Path, folder: str | Path, seed: int = 0)
     return [replace(s, split=EXCLUDED) if s.group in excluded else s for s in split]
 
 
-def prepare_talking_heads(manifest: str | Path, folder: str | Path, out: str | Path, frames: int = 32,
+def prepare_talking_heads(manifest: str | Path, folder: str | Path, out: str | Path, frames: int = DEFAULT_NUM_FRAMES,
                           seed: int = 0, progress=None) -> dict:
     """Split the talking-head videos by person, cut their faces with `extract-faces` and write OUT/crops.csv
     with source and method columns (OUT/manifest.csv is extract-faces' own, with boxes and landmarks)."""
-    from .datasets import read_manifest
+    from ..datasets import read_manifest
     from .extract import extract_faces
 
     videos = talking_head_videos(manifest, folder, seed)

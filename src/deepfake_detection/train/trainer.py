@@ -19,7 +19,7 @@ from ..errors import DeepfakeError
 from ..evaluate import binary_metrics, per_source_auc
 from ..models import create_model, model_cfg
 from .augment import augment_batch
-from .datasets import load_crops, read_manifests
+from ..datasets import load_crops, read_manifests
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DeepfakeError
+from .errors import DeepfakeError
 
 LABELS = ("REAL", "FAKE")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
@@ -198,3 +198,16 @@ def load_crops(samples: list[Sample], size: int, cache: str | Path | None = None
         Path(cache).parent.mkdir(parents=True, exist_ok=True)
         np.save(cache, arr)
     return arr
+
+
+def load_labelled(data: str) -> tuple[str, list[Sample]]:
+    """("crops", rows) for manifest CSV(s), ("videos", rows) for a DFDC metadata.json folder or REAL/ FAKE/ folders."""
+    p = Path(data)
+    if data.endswith(".csv") and all(Path(part.strip()).is_file() for part in data.split(",")):
+        return "crops", read_manifests(data)
+    if p.is_dir() and (p / "metadata.json").is_file():
+        return "videos", load_dfdc_videos(p)
+    if p.is_dir():
+        return "videos", load_real_fake_folder(p)
+    raise DeepfakeError(f"{data}: expected a manifest .csv, a folder with metadata.json, or a folder with REAL/ and FAKE/")
+
