@@ -122,3 +122,49 @@ def test_a_track_closed_by_a_long_gap_is_returned_as_items() -> None:
     tracks = link_tracks(per_frame, cfg)
     assert sorted(len(t) for t in tracks) == [2, 3]
     assert all(isinstance(pos, int) and isinstance(d, Detection) for t in tracks for pos, d in t)
+
+
+def test_the_shipped_yunet_is_the_one_its_notice_describes() -> None:
+    import hashlib
+    import re
+
+    from deepfake_detection.faces import YUNET_MODEL
+
+    notice = (YUNET_MODEL.parent / "NOTICE.md").read_text()
+    shipped = re.search(r"shipped file \| `(\S+)`.*\n\| sha256 \| `([0-9a-f]{64})`", notice)
+    assert shipped and shipped[1] == YUNET_MODEL.name
+    assert hashlib.sha256(YUNET_MODEL.read_bytes()).hexdigest() == shipped[2]
+    assert "MIT License" in (YUNET_MODEL.parent / "LICENSE").read_text()
+
+
+@pytest.mark.parametrize("w,h,cx,cy", [(320, 240, 160, 120), (331, 257, 180, 140), (150, 470, 75, 300)])
+def test_yunet_finds_a_face_at_any_frame_size_with_landmarks_in_order(w, h, cx, cy) -> None:
+    """Frame sizes that are not multiples of the 32 px stride are padded, and boxes come back in frame pixels.
+    Landmarks: right eye, left eye, nose tip, mouth right, mouth left (the person's right: image left)."""
+    (det,) = detect_faces(drawn_face(w=w, h=h, cx=cx, cy=cy, s=0.6))
+    x1, y1, x2, y2 = det.box
+    assert 0.6 <= det.score <= 1.0
+    assert abs((x1 + x2) / 2 - cx) < 10 and abs((y1 + y2) / 2 - cy) < 15
+    (rex, rey), (lex, ley), (nx, ny), (mrx, mry), (mlx, mly) = det.landmarks
+    assert rex < nx < lex and mrx < nx < mlx  # right eye and mouth corner on the image's left
+    assert max(rey, ley) < ny < min(mry, mly)  # eyes above nose above mouth
+    assert all(x1 <= x <= x2 and y1 <= y <= y2 for x, y in det.landmarks)
+
+
+def test_yunet_scores_rank_and_a_higher_threshold_drops_weak_faces() -> None:
+    from deepfake_detection.faces import yunet
+
+    bgr = np.ascontiguousarray(drawn_face(w=320, h=240, s=0.6)[..., ::-1])
+    low = yunet(bgr, 0.05, 0.45)
+    assert len(low) >= 1 and np.all(np.diff(low[:, 4]) <= 0)  # best first
+    assert len(yunet(bgr, min(0.99, float(low[0, 4]) + 1e-3), 0.45)) == 0
+    assert yunet(np.zeros((17, 23, 3), np.uint8), 0.6, 0.45).shape == (0, 15)
+
+
+def test_nms_keeps_the_better_of_two_overlapping_boxes_and_both_of_two_apart() -> None:
+    from deepfake_detection.faces import _nms
+
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60], [0, 0, 10, 10]], np.float32)
+    scores = np.array([0.7, 0.9, 0.8, 0.1], np.float32)
+    assert _nms(boxes, scores, 0.45) == [1, 2]
+    assert sorted(_nms(boxes, scores, 0.99)) == [0, 1, 2]  # IoU 0.68 < 0.99; the exact duplicate still goes

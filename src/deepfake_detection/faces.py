@@ -1,5 +1,5 @@
-"""Faces stage: detect (YuNet via the `yuface` package, weights compiled in), follow each person across the
-sampled frames, and cut the square face crop the classifiers were trained on.
+"""Faces stage: detect (YuNet, its ONNX file shipped in `yunet/` and run by ONNX Runtime), follow each person
+across the sampled frames, and cut the square face crop the classifiers were trained on.
 
 One public entry: `track_faces(frames) -> list[FaceTrack]`. `detect_faces` and `crop_face` are public too because
 face-crop extraction for training must use exactly the same recipe as detection at serving time.
@@ -9,17 +9,12 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
 
 import cv2
 import numpy as np
-
-# YuNet runs on the libgomp bundled with yuface, whose idle threads spin by default. With more busy threads than
-# cores (scan or server workers, a loaded machine) that made detection up to 8x slower (30 s instead of 3.7 s for
-# 32 frames, measured); passive waiting has to be chosen before the library loads.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-import yuface  # noqa: E402
 
 from .media import Frames
 
@@ -31,6 +26,7 @@ class FaceConfig:
     detect_max_side: int = 640  # frames are downscaled to this for detection (YuNet cost grows with pixels)
     retry_max_side: int = 960  # a video with no face at all is searched once more at this size
     min_confidence: float = 0.6  # YuNet score, 0..1
+    nms_iou: float = 0.45  # of two overlapping detections, the weaker goes when they overlap more than this
     min_face_px: int = 16  # shorter box side in original-frame pixels
     dark_luma: float = 70.0  # frames darker than this (mean Y, 0..255) get an enhanced retry
     # Crop recipe, measured with YuNet landmarks on 600 DFDC training crops: the eye-to-mouth distance is 0.438
@@ -123,22 +119,89 @@ def _enhance(rgb: np.ndarray) -> np.ndarray:
     return cv2.LUT(out, lut)
 
 
+# YuNet (libfacedetection's network, the 2023mar weights; licence and provenance in yunet/NOTICE.md). The file is
+# the published one with its input size declared symbolic (scripts/yunet_dynamic.py), so any frame size runs.
+YUNET_MODEL = Path(__file__).parent / "yunet" / "face_detection_yunet_2023mar_dynamic.onnx"
+_STRIDES = (8, 16, 32)
+
+
+@lru_cache(maxsize=None)
+def _yunet(threads: int = 1):
+    """The ONNX Runtime session, made on first use. One intra-op thread: a window is 1-2 ms of work, and detection
+    runs beside the decoder, which holds the other core. Sessions are thread-safe, so one serves every thread."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    return ort.InferenceSession(str(YUNET_MODEL), opts, providers=["CPUExecutionProvider"])
+
+
+def yunet(bgr: np.ndarray, min_score: float, nms_iou: float) -> np.ndarray:
+    """Raw YuNet on one BGR uint8 image at its own size: rows of x1, y1, x2, y2, score, then five (x, y)
+    landmarks (right eye, left eye, nose tip, mouth right, mouth left), in the image's pixels, best first.
+
+    The image is zero-padded at the bottom and right to a multiple of 32, the coarsest stride. Scores are
+    sqrt(class x objectness), 0..1. Candidates under `min_score` are dropped before the greedy non-maximum
+    suppression: with scores sorted, a dropped box could never have suppressed a kept one."""
+    h, w = bgr.shape[:2]
+    ph, pw = -(-h // 32) * 32, -(-w // 32) * 32
+    x = np.zeros((1, 3, ph, pw), np.float32)
+    x[0, :, :h, :w] = bgr.transpose(2, 0, 1)
+    sess = _yunet()
+    out = dict(zip((o.name for o in sess.get_outputs()), sess.run(None, {"input": x})))
+    rows = []
+    for s in _STRIDES:
+        cols = pw // s
+        cls, obj = out[f"cls_{s}"].reshape(-1), out[f"obj_{s}"].reshape(-1)
+        score = np.sqrt(np.clip(cls, 0, 1) * np.clip(obj, 0, 1))
+        idx = np.flatnonzero(score >= min_score)
+        if not len(idx):
+            continue
+        gx, gy = (idx % cols).astype(np.float32), (idx // cols).astype(np.float32)
+        box = out[f"bbox_{s}"].reshape(-1, 4)[idx]
+        cx, cy = (gx + box[:, 0]) * s, (gy + box[:, 1]) * s
+        bw, bh = np.exp(box[:, 2]) * s, np.exp(box[:, 3]) * s
+        kps = out[f"kps_{s}"].reshape(-1, 5, 2)[idx]
+        kps = (kps + np.stack([gx, gy], 1)[:, None, :]) * s
+        rows.append(np.column_stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2, score[idx],
+                                     kps.reshape(-1, 10)]))
+    if not rows:
+        return np.zeros((0, 15), np.float32)
+    cand = np.concatenate(rows)
+    return cand[_nms(cand[:, :4], cand[:, 4], nms_iou)]
+
+
+def _nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
+    """Greedy non-maximum suppression, best score first: indices of the boxes kept."""
+    order = np.argsort(-scores, kind="stable")
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    keep: list[int] = []
+    while len(order):
+        i, order = order[0], order[1:]
+        keep.append(int(i))
+        ix = np.clip(np.minimum(boxes[i, 2], boxes[order, 2]) - np.maximum(boxes[i, 0], boxes[order, 0]), 0, None)
+        iy = np.clip(np.minimum(boxes[i, 3], boxes[order, 3]) - np.maximum(boxes[i, 1], boxes[order, 1]), 0, None)
+        inter = ix * iy
+        order = order[inter <= iou * (area[i] + area[order] - inter)]
+    return keep
+
+
 def _run_detector(rgb: np.ndarray, max_side: int, cfg: FaceConfig, enhanced: bool,
                   offset: tuple[int, int] = (0, 0)) -> list[Detection]:
     h, w = rgb.shape[:2]
     ox, oy = offset
     scale = min(1.0, max_side / max(h, w))
     small = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else rgb
-    raw = yuface.c_detect(np.ascontiguousarray(small[..., ::-1]))  # BGR in; rows: score, x, y, w, h, 10 landmark coords
+    raw = yunet(np.ascontiguousarray(small[..., ::-1]), cfg.min_confidence, cfg.nms_iou)
     dets = []
-    for row in raw.astype(np.float32):
-        score = row[0] / 100.0
-        x, y, bw, bh = row[1:5] / scale
-        if score < cfg.min_confidence or min(bw, bh) < cfg.min_face_px:
+    for row in raw.astype(np.float64):
+        x1, y1, x2, y2 = row[:4] / scale + (ox, oy, ox, oy)
+        if min(x2 - x1, y2 - y1) < cfg.min_face_px:
             continue
-        x, y = x + ox, y + oy
         pts = (row[5:15] / scale).reshape(5, 2) + (ox, oy)
-        dets.append(Detection((float(x), float(y), float(x + bw), float(y + bh)), float(score),
+        dets.append(Detection((float(x1), float(y1), float(x2), float(y2)), float(row[4]),
                               tuple((float(px), float(py)) for px, py in pts), enhanced))
     return dets
 
