@@ -150,7 +150,8 @@ def test_health_page_docs_and_scripts_are_served_locally(client):
     assert client.get("/vendor/swagger/swagger-ui-bundle.js").status_code == 200
     assert "/api/v1/scans" in client.get("/openapi.json").json()["paths"]
     icon = client.get("/favicon.ico")  # browsers ask for it on every page
-    assert icon.status_code == 200 and icon.headers["content-type"] == "image/x-icon" and icon.content[:4] == b"\0\0\1\0"
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/x-icon"
+    assert icon.content[:4] == b"\0\0\1\0"  # an ICO header
 
 
 def test_full_queue_answers_503_with_retry_after(tmp_path, face_clip):

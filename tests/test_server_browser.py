@@ -10,7 +10,6 @@ import shutil
 import socket
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -171,7 +170,8 @@ def test_the_address_hash_switches_scans_and_a_failed_scan_shows_no_empty_chart(
     ids = {}
     for name, path in (("done", face_clip), ("failed", corrupt)):
         with open(path, "rb") as f:
-            ids[name] = httpx.post(f"{live_server}/api/v1/scans", files={"file": (path.name, f)}, timeout=30).json()["id"]
+            answer = httpx.post(f"{live_server}/api/v1/scans", files={"file": (path.name, f)}, timeout=30)
+        ids[name] = answer.json()["id"]
         assert _wait_scan(live_server, ids[name])["status"] == name
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
