@@ -26,7 +26,8 @@ import numpy as np
 from deepfake_detection.config import load_config
 from deepfake_detection.evaluate import per_source_auc
 from deepfake_detection.datasets import load_crops, read_manifests
-from deepfake_detection.train.trainer import TrainConfig, predict_logits, train
+from deepfake_detection.train import TrainConfig, train
+from deepfake_detection.train.trainer import predict_logits
 
 HOLDOUTS = ("ffpp/Face2Face", "ffpp/NeuralTextures", "ffpp/FaceSwap", "ffpp/Deepfakes", "talking_heads", "dfdc")
 
@@ -43,9 +44,9 @@ def held_out_rows(samples, holdout: str):
 def measure(run: Path, rows, size: int) -> float:
     import torch
 
-    from deepfake_detection.train.export import load_run_model
+    from deepfake_detection.train.loop import load_run
 
-    model, _, _ = load_run_model(run)
+    model, _, _ = load_run(run)
     torch.set_num_threads(2)
     z = predict_logits(model, load_crops(rows, size))
     auc = per_source_auc(rows, z)

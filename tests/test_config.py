@@ -7,7 +7,7 @@ import pytest
 from deepfake_detection.config import load_config
 from deepfake_detection.errors import ConfigError
 from deepfake_detection.models import list_models
-from deepfake_detection.train.trainer import TrainConfig
+from deepfake_detection.train import TrainConfig
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
 

@@ -116,3 +116,27 @@ def test_plots_are_written(tmp_path: Path) -> None:
     for x in paths:
         data = Path(x).read_bytes()
         assert len(data) > 1000 and data[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_one_threshold_rule_for_export_metrics_and_fusion():
+    """tpr_at_fpr and the operating point use the same threshold: the lowest one flagging ≤ target of REAL."""
+    from deepfake_detection.calibration import threshold_for_fpr
+    from deepfake_detection.evaluate import tpr_at_fpr
+
+    rng = np.random.default_rng(0)
+    real, fake = rng.random(200), rng.random(100) * 0.5 + 0.5
+    y = np.r_[np.zeros(200, int), np.ones(100, int)]
+    tpr, thr = tpr_at_fpr(y, np.r_[real, fake], 0.05)
+    assert thr == threshold_for_fpr(real, 0.05, floor=-np.inf)
+    assert (real >= thr).mean() <= 0.05 and (real >= np.nextafter(thr, 0)).mean() > 0.05
+    assert tpr == (fake >= thr).mean()
+
+
+def test_platt_fit_recovers_a_known_calibration():
+    from deepfake_detection.calibration import fit_platt
+
+    rng = np.random.default_rng(1)
+    z = rng.normal(0, 2, 20000)
+    y = (rng.random(len(z)) < 1 / (1 + np.exp(-(0.5 * z - 1.0)))).astype(int)
+    fit = fit_platt(z, y)
+    assert abs(fit["a"] - 0.5) < 0.05 and abs(fit["b"] + 1.0) < 0.08

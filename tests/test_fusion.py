@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from conftest import drawn_face, write_video
 
+from deepfake_detection.calibration import threshold_for_fpr
 from deepfake_detection.errors import ModelError
 from deepfake_detection.models.serving import FusionScorer, load_scorer, weights_dir
 from deepfake_detection.pipeline import Detector
@@ -23,10 +24,10 @@ def test_stacking_weights_the_informative_model():
 
 def test_threshold_keeps_real_flags_at_or_below_the_target():
     real = np.linspace(0.0, 0.99, 100)
-    thr = fusion.threshold_for_fpr(real, 0.05)
+    thr = threshold_for_fpr(real, 0.05)
     assert (real >= thr).sum() == 5 and thr > real[-6]
-    assert fusion.threshold_for_fpr(np.full(10, 0.1), 0.05) == 0.5  # never below the floor
-    assert (np.array([0.9, 0.2]) >= fusion.threshold_for_fpr(np.array([0.9, 0.2]), 0.05)).sum() == 0
+    assert threshold_for_fpr(np.full(10, 0.1), 0.05) == 0.5  # never below the floor
+    assert (np.array([0.9, 0.2]) >= threshold_for_fpr(np.array([0.9, 0.2]), 0.05)).sum() == 0
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 from deepfake_detection.config import load_config  # noqa: E402
 from deepfake_detection.errors import ModelError  # noqa: E402
 from deepfake_detection.models import create_model, list_models, model_cfg  # noqa: E402
-from deepfake_detection.train.trainer import TrainConfig, train  # noqa: E402
+from deepfake_detection.train import TrainConfig, train  # noqa: E402
 
 FRAME_MODELS = [n for n in list_models() if model_cfg(n).kind == "frame"]
 SEQUENCE_MODELS = [n for n in list_models() if model_cfg(n).kind == "sequence"]

@@ -29,13 +29,14 @@ def equal_error_rate(y: np.ndarray, p: np.ndarray) -> float:
 
 
 def tpr_at_fpr(y: np.ndarray, p: np.ndarray, target_fpr: float) -> tuple[float, float]:
-    """(TPR, threshold) at the largest threshold whose false-positive rate on REAL stays ≤ target_fpr."""
+    """(TPR, threshold) at the lowest threshold whose false-positive rate on REAL stays ≤ target_fpr."""
+    from .calibration import threshold_for_fpr
+
     y, p = np.asarray(y), np.asarray(p, float)
-    real = np.sort(p[y == 0])
-    if len(real) == 0:
+    if not (y == 0).any():
         return float("nan"), 0.5
-    k = int(np.floor(target_fpr * len(real)))
-    thr = float(np.nextafter(real[len(real) - k - 1], 1.0)) if k < len(real) else 0.0
+    thr = threshold_for_fpr(p[y == 0], target_fpr, floor=-np.inf)
+    thr = max(thr, 0.0)  # every REAL may be flagged: then everything is
     return float((p[y == 1] >= thr).mean()), thr
 
 

@@ -28,7 +28,7 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     opt.require_extra("train", "train")
     from ..config import load_config
-    from ..train.trainer import TrainConfig, train
+    from ..train import TrainConfig, train
 
     cfg = load_config(TrainConfig, args.config, data=args.data, out=args.out, max_steps=args.max_steps)
     if cfg.sbi > 0 and cfg.sbi_landmarks == 68:

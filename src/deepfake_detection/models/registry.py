@@ -41,18 +41,11 @@ def register_model(cfg: ModelCfg):
     return wrap
 
 
-def _ensure_families() -> None:
-    # Importing the families runs their @register_model decorators; torch is only imported inside builders.
-    from . import families  # noqa: F401
-
-
 def list_models(pattern: str = "*") -> list[str]:
-    _ensure_families()
     return sorted(n for n in _BUILDERS if fnmatch.fnmatch(n, pattern))
 
 
 def model_cfg(name: str) -> ModelCfg:
-    _ensure_families()
     if name not in _CFGS:
         raise ModelError(f"unknown model {name!r}; registered: {', '.join(list_models())}")
     return _CFGS[name]

@@ -134,11 +134,7 @@ def load_scorer(name_or_path: str | None = None, threads: int = 2) -> FrameScore
             from .registry import list_models
 
             shipped = ", ".join(shipped_models()) or "none"
-            try:
-                registered = name_or_path in list_models()
-            except ImportError:  # the families need the train extra; without it no name is "registered"
-                registered = False
-            if registered:
+            if name_or_path in list_models():
                 raise ModelError(f"model {name_or_path!r} is registered but ships no weights (shipped: {shipped}); "
                                  f"train and export it, then pass the .onnx path")
             raise ModelError(f"unknown model {name_or_path!r} (shipped: {shipped}; or pass an exported .onnx path)")

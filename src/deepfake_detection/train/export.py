@@ -9,35 +9,21 @@ from pathlib import Path
 
 import numpy as np
 
-from ..evaluate import binary_metrics, tpr_at_fpr
+from ..calibration import fit_platt, threshold_for_fpr
+from ..datasets import load_crops, read_manifests
+from ..evaluate import binary_metrics
 from ..models import model_cfg
 from ..models.serving import Calibration
-from ..datasets import load_crops, read_manifests
-from .trainer import TrainConfig, _cache_path, predict_logits
+from .config import cache_path
+from .loop import load_run
+from .trainer import predict_logits
 
 log = logging.getLogger(__name__)
 
 TARGET_FPR = 0.05  # default operating point: at most 5 % of validation REAL faces flagged
 
 
-def fit_platt(logits: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """Fit P(FAKE) = sigmoid(a * logit + b) by (nearly unregularised) logistic regression."""
-    from sklearn.linear_model import LogisticRegression
-
-    lr = LogisticRegression(C=1e4, max_iter=1000).fit(logits.reshape(-1, 1), y)
-    return {"a": float(lr.coef_[0, 0]), "b": float(lr.intercept_[0])}
-
-
-def load_run_model(run: Path):
-    import torch
-
-    from ..models import create_model
-
-    ck = torch.load(run / "best.pt", map_location="cpu", weights_only=False)
-    cfg = TrainConfig(**ck["cfg"])
-    model = create_model(cfg.model, pretrained=False)
-    model.load_state_dict(ck["model"])
-    return model.eval(), cfg, ck.get("metrics", {})
+load_run_model = load_run  # the name scripts use
 
 
 def export_run(run: str | Path, out: str | Path, name: str | None = None, tolerance: float = 1e-3) -> dict:
@@ -48,18 +34,17 @@ def export_run(run: str | Path, out: str | Path, name: str | None = None, tolera
     from ..models.serving import FrameScorer
 
     run, out = Path(run), Path(out).with_suffix(".onnx")
-    model, cfg, _ = load_run_model(run)
+    model, cfg, _ = load_run(run)
     mcfg = model_cfg(cfg.model)
     size = cfg.input_size or mcfg.input_size
     val = [s for s in read_manifests(cfg.data) if s.split == "val"]
-    x_val = load_crops(val, size, _cache_path(cfg, val, size, "val"))
+    x_val = load_crops(val, size, cache_path(cfg, val, size, "val"))
     y_val = np.array([s.y for s in val])
     torch.set_num_threads(cfg.threads)
     val_logits = predict_logits(model, x_val)
     calib = fit_platt(val_logits, y_val)
     p_val = Calibration(**calib)(val_logits)
-    _, threshold = tpr_at_fpr(y_val, p_val, TARGET_FPR)
-    threshold = max(0.5, threshold)
+    threshold = threshold_for_fpr(p_val[y_val == 0], TARGET_FPR, floor=0.5)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     example = torch.from_numpy(np.ascontiguousarray(x_val[:2]))

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DeepfakeError
+from ..calibration import threshold_for_fpr
 from ..evaluate import binary_metrics
 from ..models.serving import FrameScorer
 from ..datasets import VIDEO_SUFFIXES, Sample, load_crops, read_manifests
@@ -104,15 +105,6 @@ def _reencode(av, src: Path, dst: Path, height: int | None, crf: int) -> None:
         for pkt in vout.encode():
             out.mux(pkt)
     tmp.rename(dst)
-
-
-def threshold_for_fpr(real_probs: np.ndarray, target_fpr: float, floor: float = 0.5) -> float:
-    """The lowest threshold (≥ floor) at which at most `target_fpr` of these REAL scores are flagged."""
-    p = np.sort(np.asarray(real_probs, np.float64))[::-1]
-    allowed = int(np.floor(target_fpr * len(p)))  # how many may sit at or above the threshold
-    if allowed >= len(p):
-        return floor
-    return float(max(floor, np.nextafter(p[allowed], 1.0)))
 
 
 def video_probabilities(scorer, paths: list[Path], num_frames: int = DEFAULT_NUM_FRAMES, progress=None) -> np.ndarray:

@@ -262,6 +262,7 @@ def calibrate_model(model: str, data: str, out: Path, tta: str, target_fpr: floa
                     progress=None) -> dict:
     """Refit a frame model's Platt calibration on the manifest's validation crops (with `tta`), set its threshold
     and decision rule (on real footage of every kind when given, else on re-encoded real videos), write the card."""
+    from ..calibration import fit_platt
     from ..evaluate import binary_metrics
     from ..models.serving import Calibration, load_scorer
     from . import fusion
@@ -272,8 +273,9 @@ def calibrate_model(model: str, data: str, out: Path, tta: str, target_fpr: floa
     scorer.tta = tta
     val, y = fusion.validation_split(data)
     z = fusion.component_logits([scorer], val)[:, 0]
-    (a,), b = fusion.fit_stack(z[:, None], y)
-    scorer.calibration = Calibration(float(a), float(b))
+    platt = fit_platt(z, y)
+    a, b = platt["a"], platt["b"]
+    scorer.calibration = Calibration(a, b)
     p_val = scorer.probability(z)
     card = dict(scorer.card, tta=tta, calibration={"a": float(a), "b": float(b)})
     if real_footage:

@@ -7,19 +7,19 @@ one face track; its label and group are its video's.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..calibration import fit_platt
+from ..datasets import Sample, load_crops, read_manifest
 from ..errors import DeepfakeError
 from ..evaluate import binary_metrics
 from ..models import create_model, model_cfg
-from ..datasets import Sample, load_crops, read_manifest
+from .config import TrainConfig
+from .loop import RunState
 
 log = logging.getLogger(__name__)
 
@@ -93,14 +93,13 @@ def predict_tracks(model, tracks, feats, seq_len: int) -> np.ndarray:
         return model(torch.from_numpy(_windows(tracks, feats, seq_len))).numpy()
 
 
-def train_sequence(cfg, progress: bool = True) -> Path:
-    """Train a registered sequence model on face tracks; `cfg` is a TrainConfig (seq_len, max_steps, ...)."""
+def train_sequence(cfg: TrainConfig, progress: bool = True) -> Path:
+    """Train a registered sequence model on face tracks (seq_len frames per window); returns the run directory."""
     import torch
     from tqdm import tqdm
 
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
-    run = Path(cfg.out)
     mcfg = model_cfg(cfg.model)
     samples = read_manifest(cfg.data)
     bar = (lambda it: tqdm(it, desc="features", unit="batch", leave=False)) if progress else None
@@ -114,44 +113,31 @@ def train_sequence(cfg, progress: bool = True) -> Path:
     y_val = np.array([t.y for t in val_t])
     model = create_model(cfg.model)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    step, best, stale = 0, math.inf, 0
-    last = run / "last.pt"
-    if last.is_file():
-        ck = torch.load(last, map_location="cpu", weights_only=False)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
-        step, best, stale = ck["step"], ck["best"], ck["stale"]
-    rng = np.random.default_rng([cfg.seed, step])
+    state = RunState.open(cfg, model, opt)
+    rng = np.random.default_rng([cfg.seed, state.step])
     real = [t for t in train_t if t.y == 0]
     fake = [t for t in train_t if t.y == 1]
     half = cfg.batch_size // 2
     loss_fn = torch.nn.BCEWithLogitsLoss()
-    t0 = time.time()
-    pbar = tqdm(total=cfg.max_steps, initial=step, desc=cfg.model, unit="step", disable=not progress)
-    while step < cfg.max_steps and stale < cfg.patience:
+    pbar = tqdm(total=cfg.max_steps, initial=state.step, desc=cfg.model, unit="step", disable=not progress)
+    while state.running:
         model.train()
-        batch = [real[i] for i in rng.integers(0, len(real), half)] + [fake[i] for i in rng.integers(0, len(fake), cfg.batch_size - half)]
+        batch = ([real[i] for i in rng.integers(0, len(real), half)]
+                 + [fake[i] for i in rng.integers(0, len(fake), cfg.batch_size - half)])
         x = torch.from_numpy(_windows(batch, feats, cfg.seq_len, rng))
         y = torch.tensor([t.y for t in batch], dtype=torch.float32)
         loss = loss_fn(model(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        step += 1
+        state.step += 1
         pbar.update(1)
-        if step % cfg.eval_every == 0 or step == cfg.max_steps:
+        if state.due():
             p = 1 / (1 + np.exp(-predict_tracks(model, val_t, feats, cfg.seq_len)))
-            m = binary_metrics(y_val, p) | {"step": step, "train_loss": loss.item(), "wall_s": time.time() - t0}
-            with (run / "metrics.jsonl").open("a") as f:
-                f.write(json.dumps(m) + "\n")
-            if m["log_loss"] < best:
-                best, stale = m["log_loss"], 0
-                torch.save({"model": model.state_dict(), "cfg": vars(cfg), "metrics": m}, run / "best.pt")
-            else:
-                stale += 1
-            torch.save(dict(model=model.state_dict(), opt=opt.state_dict(), step=step, best=best, stale=stale), last)
+            m = binary_metrics(y_val, p) | {"step": state.step, "train_loss": loss.item(), "wall_s": state.wall_s}
+            state.evaluated(model, opt, m, m["log_loss"])
     pbar.close()
-    return run
+    return state.run
 
 
 def score_sequence_run(run: str | Path, manifest: str | Path, split: str | None) -> tuple[np.ndarray, np.ndarray]:
@@ -160,8 +146,6 @@ def score_sequence_run(run: str | Path, manifest: str | Path, split: str | None)
     import torch
 
     from ..models.serving import Calibration
-    from .export import fit_platt
-    from .trainer import TrainConfig
 
     ck = torch.load(Path(run) / "best.pt", map_location="cpu", weights_only=False)
     cfg = TrainConfig(**ck["cfg"])

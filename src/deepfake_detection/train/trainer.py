@@ -1,65 +1,23 @@
-"""Frame-classifier training: balanced batches, AdamW + cosine schedule, early stopping on validation log loss,
-checkpoint and resume. A run directory holds config.yaml, metrics.jsonl, last.pt and best.pt."""
+"""Frame-classifier training: balanced batches drawn by source and method weights, optional self-blends, AdamW with
+warm-up and cosine decay, checkpoint selection by validation log loss or per-source AUC (the run state is `loop`)."""
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 import logging
 import math
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 
+from ..datasets import load_crops, read_manifests
 from ..errors import DeepfakeError
 from ..evaluate import binary_metrics, per_source_auc
 from ..models import create_model, model_cfg
 from .augment import augment_batch
-from ..datasets import load_crops, read_manifests
+from .config import TrainConfig, cache_path
+from .loop import RunState
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainConfig:
-    model: str = "efficientnet_lite0"
-    data: str = "data/dfdc/manifest.csv"  # manifest(s) with train/val splits, comma-separated (see `prepare`)
-    out: str = "runs/efficientnet_lite0"
-    cache_dir: str = "data/cache"  # decoded crops at the model's input size, memoised once
-    input_size: int = 0  # 0: the model's default
-    batch_size: int = 32
-    lr: float = 3e-4
-    weight_decay: float = 1e-4
-    warmup_steps: int = 200
-    max_steps: int = 6000
-    eval_every: int = 500
-    patience: int = 4  # evaluations without a better selection score before stopping
-    # Checkpoint selection: "log_loss" (pooled validation log loss) or "source_auc" (mean of the per-source video
-    # AUCs: every source counts the same, whatever its size or its calibration)
-    select: str = "log_loss"
-    augment: bool = True
-    pretrained: bool = True
-    freeze_blocks: int = 2  # backbone blocks (after the stem) kept at their ImageNet weights
-    seed: int = 0
-    threads: int = 2
-    seq_len: int = 16  # sequence models: frames per face-track window
-    sbi: float = 0.0  # share of each batch's FAKE half made of self-blended REAL crops (1.0: SBI only)
-    sbi_landmarks: int = 5  # 68: masks from dlib's 68 points (the `sbi` extra); 5: YuNet's points plus guesses
-    init_from: str = ""  # best.pt/last.pt, or an exported .onnx (e.g. the shipped model), that starts this run
-    # Sampling: each batch is half REAL, half FAKE; within a half a row is drawn with probability proportional to
-    # its source's weight (times its method's weight for FAKEs), shared equally by that source's (method's) rows.
-    source_weights: dict = field(default_factory=dict)  # e.g. {dfdc: 1, ffpp: 1, talking_heads: 0.5}; unset: 1
-    method_weights: dict = field(default_factory=dict)  # e.g. {Face2Face: 1.5}; unset: 1
-    holdout: list = field(default_factory=list)  # "source" or "source/method" left out of training (kept in val)
-
-
-def _cache_path(cfg: TrainConfig, samples, size: int, split: str) -> Path:
-    key = hashlib.sha1("\n".join(s.path for s in samples).encode()).hexdigest()[:12]
-    return Path(cfg.cache_dir) / f"{split}_{size}_{key}.npy"
 
 
 def held_out(sample, holdout) -> bool:
@@ -126,30 +84,22 @@ def predict_logits(model, images: np.ndarray, batch_size: int = 128) -> np.ndarr
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
-def train(cfg: TrainConfig, progress: bool = True) -> Path:
-    """Train `cfg.model` on the manifest's train split; returns the run directory."""
+def train_frames(cfg: TrainConfig, progress: bool = True) -> Path:
+    """Train the frame classifier `cfg.model` on the manifests' train rows; returns the run directory."""
     import torch
     from tqdm import tqdm
 
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    run = Path(cfg.out)
-    run.mkdir(parents=True, exist_ok=True)
-    (run / "config.yaml").write_text(yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False))
-    if model_cfg(cfg.model).kind == "sequence":
-        from .sequence import train_sequence
-
-        return train_sequence(cfg, progress)
     size = cfg.input_size or model_cfg(cfg.model).input_size
-
     samples = read_manifests(cfg.data)
     train_s = [s for s in samples if s.split == "train"]  # held-out rows stay in the cache, never in a batch
     val_s = [s for s in samples if s.split == "val"]
     if not train_s or not val_s:
         raise DeepfakeError(f"{cfg.data}: needs rows with split=train and split=val")
     bar = (lambda it: tqdm(it, desc="decode crops", unit="img", leave=False)) if progress else None
-    x_train = load_crops(train_s, size, _cache_path(cfg, train_s, size, "train"), bar)
-    x_val = load_crops(val_s, size, _cache_path(cfg, val_s, size, "val"), bar)
+    x_train = load_crops(train_s, size, cache_path(cfg, train_s, size, "train"), bar)
+    x_val = load_crops(val_s, size, cache_path(cfg, val_s, size, "val"), bar)
     y_train = np.array([s.y for s in train_s])
     y_val = np.array([s.y for s in val_s])
     val_used = np.array([not held_out(s, cfg.holdout) for s in val_s])
@@ -172,16 +122,10 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         t = (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps)
         return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
 
-    step, best, stale, elapsed = 0, math.inf, 0, 0.0
-    rng = np.random.default_rng(cfg.seed)
-    last = run / "last.pt"
-    if last.is_file():
-        ck = torch.load(last, map_location="cpu", weights_only=False)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
-        step, best, stale, elapsed = ck["step"], ck["best"], ck["stale"], ck.get("elapsed", 0.0)
-        rng = np.random.default_rng([cfg.seed, step])
-        log.info("resumed %s at step %d (best val log loss %.4f)", run, step, best)
+    state = RunState.open(cfg, model, opt)
+    rng = np.random.default_rng([cfg.seed, state.step]) if state.step else np.random.default_rng(cfg.seed)
+    if state.step:
+        log.info("resumed %s at step %d", state.run, state.step)
 
     used = np.array([not held_out(s, cfg.holdout) for s in train_s])
     real_idx, fake_idx = np.flatnonzero((y_train == 0) & used), np.flatnonzero((y_train == 1) & used)
@@ -193,60 +137,49 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         from .landmarks import crop_landmarks
 
         tag = "landmarks" if cfg.sbi_landmarks == 5 else f"landmarks{cfg.sbi_landmarks}"
-        landmarks = crop_landmarks(x_train, real_idx, _cache_path(cfg, train_s, size, tag), cfg.sbi_landmarks)
+        landmarks = crop_landmarks(x_train, real_idx, cache_path(cfg, train_s, size, tag), cfg.sbi_landmarks)
         sbi_idx = real_idx[np.isfinite(landmarks[real_idx, 0, 0])]
         if len(sbi_idx) == 0:
             raise DeepfakeError("SBI needs REAL training crops with a detectable face; none was found")
         log.info("SBI: %d of %d REAL crops have landmarks", len(sbi_idx), len(real_idx))
     half = cfg.batch_size // 2
     loss_fn = torch.nn.BCEWithLogitsLoss()
-    pbar = tqdm(total=cfg.max_steps, initial=step, desc=cfg.model, unit="step", disable=not progress)
-    t0 = time.time() - elapsed
+    pbar = tqdm(total=cfg.max_steps, initial=state.step, desc=cfg.model, unit="step", disable=not progress)
     running = []
-    while step < cfg.max_steps and stale < cfg.patience:
+    while state.running:
         model.train()
         if folded:
             freeze_batchnorm(model)  # batch statistics would undo the BatchNorms folded into the convolutions
         # Balanced batches: half REAL, half FAKE, so the 1:4.9 imbalance cannot teach "always FAKE".
-        idx = np.concatenate([rng.choice(real_idx, half, p=real_p), rng.choice(fake_idx, cfg.batch_size - half, p=fake_p)])
-        xb = x_train[np.sort(idx)]
-        yb = y_train[np.sort(idx)]
+        idx = np.sort(np.concatenate([rng.choice(real_idx, half, p=real_p),
+                                      rng.choice(fake_idx, cfg.batch_size - half, p=fake_p)]))
+        xb, yb = x_train[idx], y_train[idx]
         if cfg.sbi > 0:
             xb, yb = _with_self_blends(xb, yb, x_train, landmarks, sbi_idx, cfg.sbi, rng)
         if cfg.augment:
             xb = augment_batch(xb, rng)
         for g in opt.param_groups:
-            g["lr"] = lr_at(step)
+            g["lr"] = lr_at(state.step)
         logits = model(torch.from_numpy(np.ascontiguousarray(xb)))
         loss = loss_fn(logits, torch.from_numpy(yb).float())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        step += 1
+        state.step += 1
         running.append(loss.item())
         pbar.update(1)
         pbar.set_postfix(loss=f"{np.mean(running[-50:]):.3f}")
-        if step % cfg.eval_every == 0 or step == cfg.max_steps:
+        if state.due():
             z_val = predict_logits(model, x_val)
             p_val = 1 / (1 + np.exp(-z_val))
             m = binary_metrics(y_val[val_used], p_val[val_used])  # selects the checkpoint: never held-out rows
             m["per_source_auc"] = per_source_auc(val_s, z_val)
-            m.update(step=step, train_loss=float(np.mean(running)), lr=lr_at(step), wall_s=time.time() - t0)
+            m.update(step=state.step, train_loss=float(np.mean(running)), lr=lr_at(state.step), wall_s=state.wall_s)
             running = []
-            with (run / "metrics.jsonl").open("a") as f:
-                f.write(json.dumps(m) + "\n")
-            log.info("step %d val auc %.4f log loss %.4f", step, m["auc"], m["log_loss"])
-            pbar.write(f"step {step}: val AUC {m['auc']:.4f}  log loss {m['log_loss']:.4f}  acc {m['accuracy']:.3f}  "
+            log.info("step %d val auc %.4f log loss %.4f", state.step, m["auc"], m["log_loss"])
+            pbar.write(f"step {state.step}: val AUC {m['auc']:.4f}  log loss {m['log_loss']:.4f}  acc {m['accuracy']:.3f}  "
                        + "  ".join(f"{k} {v:.3f}" for k, v in m["per_source_auc"].items()))
             score = selection_score(m, cfg.select, [s for s, u in zip(val_s, val_used) if u], z_val[val_used])
-            if score < best:
-                best, stale = score, 0
-                torch.save({"model": model.state_dict(), "cfg": dataclasses.asdict(cfg), "metrics": m}, run / "best.pt")
-            else:
-                stale += 1
-            ck = dict(model=model.state_dict(), opt=opt.state_dict(), step=step, best=best, stale=stale,
-                      elapsed=time.time() - t0)
-            torch.save(ck, run / "last.tmp")
-            (run / "last.tmp").replace(last)
+            state.evaluated(model, opt, m, score)
     pbar.close()
-    return run
+    return state.run

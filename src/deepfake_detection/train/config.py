@@ -1,0 +1,46 @@
+"""What a training run is: its configuration (YAML overrides of `TrainConfig`) and where its caches live."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class TrainConfig:
+    model: str = "efficientnet_lite0"
+    data: str = "data/dfdc/manifest.csv"  # manifest(s) with train/val splits, comma-separated (see `prepare`)
+    out: str = "runs/efficientnet_lite0"
+    cache_dir: str = "data/cache"  # decoded crops at the model's input size, memoised once
+    input_size: int = 0  # 0: the model's default
+    batch_size: int = 32
+    lr: float = 3e-4
+    weight_decay: float = 1e-4
+    warmup_steps: int = 200
+    max_steps: int = 6000
+    eval_every: int = 500
+    patience: int = 4  # evaluations without a better selection score before stopping
+    # Checkpoint selection: "log_loss" (pooled validation log loss) or "source_auc" (mean of the per-source video
+    # AUCs: every source counts the same, whatever its size or its calibration)
+    select: str = "log_loss"
+    augment: bool = True
+    pretrained: bool = True
+    freeze_blocks: int = 2  # backbone blocks (after the stem) kept at their ImageNet weights
+    seed: int = 0
+    threads: int = 2
+    seq_len: int = 16  # sequence models: frames per face-track window
+    sbi: float = 0.0  # share of each batch's FAKE half made of self-blended REAL crops (1.0: SBI only)
+    sbi_landmarks: int = 5  # 68: masks from dlib's 68 points (the `sbi` extra); 5: YuNet's points plus guesses
+    init_from: str = ""  # best.pt/last.pt, or an exported .onnx (e.g. the shipped model), that starts this run
+    # Sampling: each batch is half REAL, half FAKE; within a half a row is drawn with probability proportional to
+    # its source's weight (times its method's weight for FAKEs), shared equally by that source's (method's) rows.
+    source_weights: dict = field(default_factory=dict)  # e.g. {dfdc: 1, ffpp: 1, talking_heads: 0.5}; unset: 1
+    method_weights: dict = field(default_factory=dict)  # e.g. {Face2Face: 1.5}; unset: 1
+    holdout: list = field(default_factory=list)  # "source" or "source/method" left out of training (kept in val)
+
+
+def cache_path(cfg: TrainConfig, samples, size: int, split: str) -> Path:
+    """Where the decoded crops (or landmarks) of these rows at this size are memoised."""
+    key = hashlib.sha1("\n".join(s.path for s in samples).encode()).hexdigest()[:12]
+    return Path(cfg.cache_dir) / f"{split}_{size}_{key}.npy"
