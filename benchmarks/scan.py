@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from pipeline import make_clip  # benchmarks/pipeline.py: the same face clip, same source
+
 from deepfake_detection.scan import scan
 from deepfake_detection.scan.run import available_cores
 

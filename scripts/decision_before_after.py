@@ -16,10 +16,16 @@ from dataclasses import replace
 
 import numpy as np
 
-from deepfake_detection.decision import FacesRule, QualityBar
 from deepfake_detection.datasets import load_real_fake_folder
-from deepfake_detection.train.operating import (Face, Item, caught_table, false_alarm_table, real_footage_items,
-                                                video_items)
+from deepfake_detection.decision import FacesRule, QualityBar
+from deepfake_detection.train.operating import (
+    Face,
+    Item,
+    caught_table,
+    false_alarm_table,
+    real_footage_items,
+    video_items,
+)
 from deepfake_detection.train.sources import talking_head_videos
 
 NO_BAR = QualityBar(min_size=0, min_sharpness=0, max_yaw=180, min_frames=1)

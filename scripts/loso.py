@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from deepfake_detection.config import load_config
-from deepfake_detection.evaluate import per_source_auc
 from deepfake_detection.datasets import load_crops, read_manifests
+from deepfake_detection.evaluate import per_source_auc
 from deepfake_detection.train import TrainConfig, train
 from deepfake_detection.train.trainer import predict_logits
 

@@ -13,8 +13,14 @@ import itertools
 import json
 
 from deepfake_detection.decision import QualityBar
-from deepfake_detection.train.operating import (Face, choose_threshold, flagged_share, real_footage_items,
-                                                verdict, video_items)
+from deepfake_detection.train.operating import (
+    Face,
+    choose_threshold,
+    flagged_share,
+    real_footage_items,
+    verdict,
+    video_items,
+)
 from deepfake_detection.train.sources import talking_head_videos
 
 

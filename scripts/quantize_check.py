@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import log_loss, roc_auc_score
 
-from deepfake_detection.models.serving import FrameScorer, load_scorer, weights_dir
 from deepfake_detection.datasets import load_crops, read_manifest
+from deepfake_detection.models.serving import FrameScorer, load_scorer, weights_dir
 from deepfake_detection.train.fusion import component_logits, validation_split
 
 

@@ -20,11 +20,12 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
+from deepfake_detection.datasets import VIDEO_SUFFIXES, load_real_fake_folder
 from deepfake_detection.errors import DeepfakeError
 from deepfake_detection.faces import FaceConfig
 from deepfake_detection.models.serving import load_scorer
 from deepfake_detection.pipeline import Detector
-from deepfake_detection.datasets import VIDEO_SUFFIXES, load_real_fake_folder
+
 
 def labelled(folders: list[str]) -> list[tuple[Path, int]]:
     items = []

@@ -13,10 +13,10 @@ import sys
 import time
 from pathlib import Path
 
+import corpus
 import pytest
 from fastapi.testclient import TestClient
 
-import corpus
 from deepfake_detection.server import Settings, create_app
 
 CLI = [sys.executable, "-m", "deepfake_detection.cli"]

@@ -11,7 +11,6 @@ import cv2
 import numpy as np
 import pytest
 
-from deepfake_detection.errors import DeepfakeError
 from deepfake_detection.datasets import (
     Sample,
     balance_fakes,
@@ -24,6 +23,7 @@ from deepfake_detection.datasets import (
     read_manifest,
     write_manifest,
 )
+from deepfake_detection.errors import DeepfakeError
 
 
 def _img(path: Path, bgr: tuple[int, int, int] = (0, 0, 0), size: int = 16) -> Path:

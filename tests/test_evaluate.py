@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from deepfake_detection.datasets import Sample
 from deepfake_detection.evaluate import (
     binary_metrics,
     equal_error_rate,
@@ -16,7 +17,6 @@ from deepfake_detection.evaluate import (
     tpr_at_fpr,
     video_scores,
 )
-from deepfake_detection.datasets import Sample
 
 
 def test_binary_metrics_hand_example() -> None:

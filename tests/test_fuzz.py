@@ -12,16 +12,13 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
+from conftest import drawn_face, write_video
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import drawn_face, write_video
 
 settings.register_profile("fuzz-ci", max_examples=300, derandomize=True, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])

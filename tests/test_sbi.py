@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from conftest import FACES_SAMPLE, needs
+
 from deepfake_detection.train.sbi import face_mask, self_blend
 
 try:

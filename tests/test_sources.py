@@ -9,12 +9,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
-from deepfake_detection.evaluate import per_source_auc
-from deepfake_detection.datasets import Sample, read_manifest
-from deepfake_detection.train.sources import ffpp_group, prepare_ffpp, talking_head_samples
-
 from conftest import drawn_face
+
+from deepfake_detection.datasets import Sample, read_manifest
+from deepfake_detection.evaluate import per_source_auc
+from deepfake_detection.train.sources import ffpp_group, prepare_ffpp, talking_head_samples
 
 
 def _tight_crop(seed: int) -> np.ndarray:

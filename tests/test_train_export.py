@@ -7,8 +7,8 @@ torch = pytest.importorskip("torch")
 
 from deepfake_detection.config import load_config  # noqa: E402
 from deepfake_detection.models.serving import load_scorer  # noqa: E402
-from deepfake_detection.train.export import export_run  # noqa: E402
 from deepfake_detection.train import TrainConfig, train  # noqa: E402
+from deepfake_detection.train.export import export_run  # noqa: E402
 
 
 def test_train_resume_and_export_agree(tiny_crops, tmp_path):

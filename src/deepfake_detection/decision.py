@@ -28,7 +28,7 @@ class QualityBar:
     min_frames: int = 3  # sampled frames a track must cover (fewer when fewer were sampled: a photo needs 1)
 
     @classmethod
-    def from_card(cls, card: dict) -> "QualityBar":
+    def from_card(cls, card: dict) -> QualityBar:
         return cls(**card.get("quality_bar", {}))
 
     def reasons(self, size: float, sharpness: float, yaw: float, frames: int, sampled: int) -> list[str]:
@@ -54,7 +54,7 @@ class FacesRule:
     real_logit_std: float
 
     @classmethod
-    def from_card(cls, card: dict) -> "FacesRule | None":
+    def from_card(cls, card: dict) -> FacesRule | None:
         rule = card.get("faces_rule")
         return cls(rule["real_logit_mean"], rule["real_logit_std"]) if rule else None
 

@@ -87,13 +87,13 @@ class DynamicsModel:
                 "weights": self.weights.tolist(), "bias": self.bias}
 
     @classmethod
-    def from_json(cls, d: dict) -> "DynamicsModel":
+    def from_json(cls, d: dict) -> DynamicsModel:
         if tuple(d["features"]) != FEATURES:
             raise ValueError("dynamics model was fitted on other features")
         return cls(np.array(d["mean"]), np.array(d["scale"]), np.array(d["weights"]), float(d["bias"]))
 
     @classmethod
-    def load(cls, path: str | Path) -> "DynamicsModel":
+    def load(cls, path: str | Path) -> DynamicsModel:
         return cls.from_json(json.loads(Path(path).read_text()))
 
 

@@ -9,7 +9,7 @@ answers "which region carried the evidence", at the cost of grid² extra crops (
 from __future__ import annotations
 
 import base64
-from typing import Callable
+from collections.abc import Callable
 
 import cv2
 import numpy as np

@@ -98,7 +98,7 @@ class Report:
     error: str | None = None
 
     @classmethod
-    def failed(cls, path: str, error: str, model: str = "", threshold: float = 0.5) -> "Report":
+    def failed(cls, path: str, error: str, model: str = "", threshold: float = 0.5) -> Report:
         return cls(path=path, verdict="ERROR", probability=None, threshold=threshold, model=model,
                    reason=error, error=error)
 

@@ -11,7 +11,7 @@ import multiprocessing as mp
 import os
 import signal
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from .errors import DeepfakeError
 

@@ -7,9 +7,9 @@ whichever the model says), NO_FACE, or ERROR, plus a fragment the reason, error 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from . import makers as mk
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
-from conftest import _set_display_rotation, drawn_face, write_audio_only, write_video
+from conftest import drawn_face, write_audio_only, write_video
 
 
 def face_frames(n: int = 20, **kw) -> list[np.ndarray]:

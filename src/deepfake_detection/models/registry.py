@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from ..errors import ModelError
 
@@ -53,6 +53,6 @@ def model_cfg(name: str) -> ModelCfg:
 
 def create_model(name: str, pretrained: bool = True, **kwargs):
     """Build a registered PyTorch model. Unset (None) kwargs keep the model's defaults."""
-    cfg = model_cfg(name)
+    model_cfg(name)  # an unknown name fails here with the list of registered ones
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     return _BUILDERS[name](pretrained=pretrained, **kwargs)

@@ -14,9 +14,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..datasets import VIDEO_SUFFIXES
 from ..errors import DeepfakeError
 from ..media import IMAGE_SUFFIXES, sniff_container
-from ..datasets import VIDEO_SUFFIXES
 
 log = logging.getLogger(__name__)
 

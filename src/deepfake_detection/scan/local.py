@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
-from typing import Callable, Iterable, Iterator
 
 from ..errors import DeepfakeError
 from ..workerproc import WorkerDied, WorkerProcess, WorkerTimeout
@@ -50,7 +50,7 @@ class LocalPool:
         self._results: queue.Queue = queue.Queue()
         self._stopping = False
 
-    def __enter__(self) -> "LocalPool":
+    def __enter__(self) -> LocalPool:
         return self
 
     def __exit__(self, *exc) -> None:

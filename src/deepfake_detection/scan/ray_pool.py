@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from ..errors import DeepfakeError
 from .worker import FileScanner, ScanOptions
@@ -66,7 +66,7 @@ class RayPool:
         self._actor_cls = ray.remote(_ScanActor)
         self._actors = []
 
-    def __enter__(self) -> "RayPool":
+    def __enter__(self) -> RayPool:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -11,8 +11,8 @@ import html
 import os
 import time
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from ..report import VERDICTS
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ..errors import DeepfakeError
 
@@ -27,7 +27,7 @@ class ResultLog:
         self.records: dict[str, dict] = {}
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> "ResultLog":
+    def open(cls, path: str | os.PathLike) -> ResultLog:
         log_ = cls(path)
         try:
             log_.path.parent.mkdir(parents=True, exist_ok=True)

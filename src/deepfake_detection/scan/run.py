@@ -8,15 +8,15 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
+from ..media import DEFAULT_NUM_FRAMES
 from .discover import discover
 from .local import LocalPool
 from .report import write_csv, write_html
 from .results import ResultLog
 from .worker import FileScanner, ScanOptions, failed_record, file_digest
-from ..media import DEFAULT_NUM_FRAMES
 
 log = logging.getLogger(__name__)
 

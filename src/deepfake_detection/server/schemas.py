@@ -34,7 +34,7 @@ class ScanSummary(BaseModel):
     error: str | None = None
 
     @classmethod
-    def of(cls, r: ScanRecord) -> "ScanSummary":
+    def of(cls, r: ScanRecord) -> ScanSummary:
         report = r.report or {}
         return cls(id=r.id, status=r.status, filename=r.filename, size=r.size, created=_when(r.created),
                    finished=_when(r.finished), verdict=report.get("verdict"), probability=report.get("probability"),
@@ -48,7 +48,7 @@ class ScanPublic(ScanSummary):
                                                             "explanations (heatmap, pictures) per face")
 
     @classmethod
-    def of(cls, r: ScanRecord) -> "ScanPublic":
+    def of(cls, r: ScanRecord) -> ScanPublic:
         base = ScanSummary.of(r).model_dump()
         return cls(**base, sha256=r.sha256, started=_when(r.started), report=r.report)
 

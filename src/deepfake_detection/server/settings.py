@@ -35,7 +35,7 @@ class Settings:
         return int(self.max_upload_mb * 1024 * 1024)
 
     @classmethod
-    def from_env(cls, environ=None, **overrides) -> "Settings":
+    def from_env(cls, environ=None, **overrides) -> Settings:
         """Defaults, then DEEPFAKE_* variables, then `overrides` whose value is not None."""
         environ = os.environ if environ is None else environ
         values = {}

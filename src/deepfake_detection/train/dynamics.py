@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dynamics import track_features, fit_dynamics
+from ..dynamics import fit_dynamics, track_features
 from ..errors import DeepfakeError
 from ..evaluate import binary_metrics
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import cv2
 
+from ..datasets import FIELDS, Sample
 from ..errors import DeepfakeError
 from ..faces import FaceConfig, track_faces
 from ..media import DEFAULT_NUM_FRAMES, read_frames
-from ..datasets import FIELDS, Sample
 
 log = logging.getLogger(__name__)
 

@@ -4,19 +4,18 @@ flagged. The result is a fusion card that `load_scorer` serves like any model.""
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import logging
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import DeepfakeError
 from ..calibration import threshold_for_fpr
-from ..evaluate import binary_metrics
-from ..models.serving import FrameScorer
 from ..datasets import VIDEO_SUFFIXES, Sample, load_crops, read_manifests
+from ..errors import DeepfakeError
+from ..evaluate import binary_metrics
 from ..media import DEFAULT_NUM_FRAMES
+from ..models.serving import FrameScorer
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +44,8 @@ def self_blended(samples: list[Sample], size: int, share: float, cache_dir: Path
     generator-free FAKE family for the stacking set, so the stack also values blending-artefact evidence."""
     import hashlib
 
-    from .sbi import self_blend
     from .landmarks import crop_landmarks
+    from .sbi import self_blend
 
     real = [s for s in samples if s.y == 0]
     rng = np.random.default_rng(seed)

@@ -194,8 +194,8 @@ def calibrate_on_footage(scorer, val, p_val: np.ndarray, target_fpr: float, work
     condition and by number of judged faces, fakes caught per source)."""
     import hashlib
 
-    from ..pipeline import Detector
     from ..datasets import load_real_fake_folder
+    from ..pipeline import Detector
     from .fusion import recompressed
     from .sources import talking_head_videos
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DeepfakeError
 from ..datasets import Sample, grouped_split, write_manifest
+from ..errors import DeepfakeError
 from ..media import DEFAULT_NUM_FRAMES
 
 log = logging.getLogger(__name__)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..registry import ModelCfg, register_model
 from .._torch import face_classifier, import_timm
+from ..registry import ModelCfg, register_model
 
 
 def lite_imagenet_state(variant: int):
@@ -24,7 +24,7 @@ def lite_imagenet_state(variant: int):
 def _load_in_order(model, state) -> None:
     target = model.state_dict()
     mapped = {}
-    for (src_key, tensor), (dst_key, dst) in zip(state.items(), target.items()):
+    for (_, tensor), (dst_key, dst) in zip(state.items(), target.items()):
         if tensor.shape == dst.shape:
             mapped[dst_key] = tensor
     missing = [k for k in target if k not in mapped]

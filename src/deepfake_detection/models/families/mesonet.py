@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..registry import ModelCfg, register_model
 from .._torch import face_classifier
+from ..registry import ModelCfg, register_model
 
 
 def _conv_bn_pool(nn, cin: int, cout: int, k: int, pool: int):

@@ -6,8 +6,8 @@ random init; the model card says so. That is a real handicap against the origina
 
 from __future__ import annotations
 
-from ..registry import ModelCfg, register_model
 from .._torch import face_classifier, import_timm
+from ..registry import ModelCfg, register_model
 
 
 @register_model(ModelCfg(name="resnet50", family="resnet", kind="frame", input_size=128,
