@@ -88,8 +88,15 @@ def naive_floor(path: Path, frames: int = 32, repeat: int = 3, scorer=None) -> d
         scorer.logits(batch)  # warm-up
         t_model, _ = median_time(lambda: scorer.logits(batch), repeat)
     decode = min(t_all, t_seek)
-    return {"decode_all": t_all, "decode_seeking": t_seek, "decode": decode, "faces": t_faces,
-            "classify": t_model, "crops": len(crops), "floor": decode + t_faces + t_model}
+    return {
+        "decode_all": t_all,
+        "decode_seeking": t_seek,
+        "decode": decode,
+        "faces": t_faces,
+        "classify": t_model,
+        "crops": len(crops),
+        "floor": decode + t_faces + t_model,
+    }
 
 
 def main() -> None:

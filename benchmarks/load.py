@@ -39,9 +39,23 @@ def free_port() -> int:
 
 def start_server(data_dir: Path, port: int, *args: str, env: dict | None = None, wait_s: float = 120.0):
     """`deepfake-detect serve` in its own process group, returned once /healthz answers."""
-    proc = subprocess.Popen([sys.executable, "-m", "deepfake_detection.cli", "serve", "--port", str(port),
-                             "--data-dir", str(data_dir), *args], env={**os.environ, **(env or {})},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "deepfake_detection.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            *args,
+        ],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     end = time.monotonic() + wait_s
     while time.monotonic() < end:
         if proc.poll() is not None:
@@ -149,20 +163,28 @@ class Results:
 
     def summary(self) -> str:
         f = lambda v: "n/a" if v is None else f"{v:.2f} s"  # noqa: E731
-        return "\n".join([
-            f"load: {self.clients} clients for {self.seconds:g} s against {self.workers} worker(s), queue "
-            f"{self.queue_size} (wall {self.wall_s:.1f} s)",
-            f"  uploads {self.uploads}: accepted {self.accepted}, rejected with 503 {self.rejected_503}, "
-            f"other errors {len(self.other_errors)}",
-            f"  scans: done {self.done}, failed {self.failed}, without a stored result {len(self.unfinished)}",
-            f"  upload accepted in: p50 {f(self.accept_p50_s)}, p95 {f(self.accept_p95_s)}",
-            f"  scan complete in:   p50 {f(self.complete_p50_s)}, p95 {f(self.complete_p95_s)} (from upload start)",
-            f"  peak RSS, server + workers: {self.peak_rss_mib:.0f} MiB",
-        ])
+        return "\n".join(
+            [
+                f"load: {self.clients} clients for {self.seconds:g} s against {self.workers} worker(s), queue "
+                f"{self.queue_size} (wall {self.wall_s:.1f} s)",
+                f"  uploads {self.uploads}: accepted {self.accepted}, rejected with 503 {self.rejected_503}, "
+                f"other errors {len(self.other_errors)}",
+                f"  scans: done {self.done}, failed {self.failed}, without a stored result {len(self.unfinished)}",
+                f"  upload accepted in: p50 {f(self.accept_p50_s)}, p95 {f(self.accept_p95_s)}",
+                f"  scan complete in:   p50 {f(self.complete_p50_s)}, p95 {f(self.complete_p95_s)} (from upload start)",
+                f"  peak RSS, server + workers: {self.peak_rss_mib:.0f} MiB",
+            ]
+        )
 
 
-def run_load(clients: int = 50, seconds: float = 60.0, workers: int = 1, queue_size: int = 16,
-             drain_s: float = 300.0, poll_s: float = 0.25) -> Results:
+def run_load(
+    clients: int = 50,
+    seconds: float = 60.0,
+    workers: int = 1,
+    queue_size: int = 16,
+    drain_s: float = 300.0,
+    poll_s: float = 0.25,
+) -> Results:
     res = Results(clients, seconds, workers, queue_size)
     lock = threading.Lock()
     accept_lat: list[float] = []
@@ -172,8 +194,13 @@ def run_load(clients: int = 50, seconds: float = 60.0, workers: int = 1, queue_s
     with tempfile.TemporaryDirectory(prefix="deepfake-load-") as tmp:
         pool = media_pool(Path(tmp))
         port = free_port()
-        server = start_server(Path(tmp) / "data", port, "--workers", str(workers),
-                              env={"DEEPFAKE_QUEUE_SIZE": str(queue_size), "DEEPFAKE_NUM_FRAMES": "16"})
+        server = start_server(
+            Path(tmp) / "data",
+            port,
+            "--workers",
+            str(workers),
+            env={"DEEPFAKE_QUEUE_SIZE": str(queue_size), "DEEPFAKE_NUM_FRAMES": "16"},
+        )
         base = f"http://127.0.0.1:{port}"
         stop_sampling = threading.Event()
 

@@ -47,8 +47,16 @@ def _face_frames() -> tuple[list[np.ndarray], str]:
     return [np.roll(face, i % 8, axis=1) for i in range(16)], "drawn face"
 
 
-def make_clip(path: Path, seconds: int = 10, fps: int = 30, size=(1920, 1080), gop: int | None = None,
-              noise: float = 0.0, start: int = 0, sway_px: int = 0) -> str:
+def make_clip(
+    path: Path,
+    seconds: int = 10,
+    fps: int = 30,
+    size=(1920, 1080),
+    gop: int | None = None,
+    noise: float = 0.0,
+    start: int = 0,
+    sway_px: int = 0,
+) -> str:
     """A face (2/3 of the height) on a grey canvas; `start` offsets the source frames (distinct clips), `sway_px`
     moves the head sideways."""
     source, kind = _face_frames()
@@ -83,8 +91,9 @@ def repeat_clip(src: Path, dst: Path, times: int) -> None:
         ins = inp.streams.video[0]
         outs = out.add_stream_from_template(ins)
         packets = [p for p in inp.demux(ins) if p.size]
-        span = max(p.pts for p in packets) - min(p.pts for p in packets) + packets[1].duration if len(packets) > 1 \
-            else 1
+        span = (
+            max(p.pts for p in packets) - min(p.pts for p in packets) + packets[1].duration if len(packets) > 1 else 1
+        )
         for k in range(times):
             for p in packets:
                 q = av.Packet(bytes(p))
@@ -152,8 +161,18 @@ print(json.dumps({{"load": load, "first": runs[0].timings["total"], "stages": st
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else "?"
+    cpu = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else "?"
+    )
     return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
 
 
@@ -170,36 +189,50 @@ def main() -> None:
     goals = []
     for label, clip in [("low-bitrate", bench_clip()), ("sensor noise", bench_clip(noise=args.noise))]:
         mbit = clip.stat().st_size * 8 / 10 / 1e6
-        print(f"\nclip ({label}): {clip.name} (1920x1080, 30 fps, 10 s, {mbit:.1f} Mbit/s, x264 default "
-              f"keyframes); {args.frames} sampled frames; medians of {args.repeat}")
+        print(
+            f"\nclip ({label}): {clip.name} (1920x1080, 30 fps, 10 s, {mbit:.1f} Mbit/s, x264 default "
+            f"keyframes); {args.frames} sampled frames; medians of {args.repeat}"
+        )
         floor = naive_floor(clip, args.frames, args.repeat)
         plain = [plain_decode(clip) for _ in range(args.repeat)]
         plain_s, plain_how = statistics.median(p[0] for p in plain), plain[0][1]
         e2e = end_to_end(clip, args.frames, args.repeat)
         total = e2e["stages"]["total"]
-        print(f"naive floor: {floor['floor']:.3f} s = decode {floor['decode']:.3f} + faces {floor['faces']:.3f} "
-              f"+ classify {floor['classify']:.3f} (decode by seeking: {floor['decode_seeking']:.3f} s)")
+        print(
+            f"naive floor: {floor['floor']:.3f} s = decode {floor['decode']:.3f} + faces {floor['faces']:.3f} "
+            f"+ classify {floor['classify']:.3f} (decode by seeking: {floor['decode_seeking']:.3f} s)"
+        )
         print(f"plain full decode ({plain_how}): {plain_s:.3f} s")
-        print(f"end to end: {total:.3f} s   (first call {e2e['first']:.3f} s)   "
-              f"= {total / floor['floor']:.2f} x naive floor, {total / plain_s:.2f} x plain full decode")
-        print("stages: " + ", ".join(f"{k} {v:.3f} s" for k, v in e2e["stages"].items() if k != "total")
-              + "  (media includes the faces found while decoding; faces is what is left after it)")
-        print(f"peak RSS {e2e['peak_rss_mb']:.0f} MB; model load {e2e['load']:.3f} s (imports + ONNX session); "
-              f"verdict {e2e['verdict']}, {e2e['faces']} face(s)")
-        goals += [(f"{label}: end to end <= 2 s", total <= 2.0),
-                  (f"{label}: <= 1.6 x plain decode", total <= 1.6 * plain_s),
-                  (f"{label}: peak RSS <= 1.5 GB", e2e["peak_rss_mb"] <= 1536),
-                  (f"{label}: model load <= 1 s", e2e["load"] <= 1.0)]
+        print(
+            f"end to end: {total:.3f} s   (first call {e2e['first']:.3f} s)   "
+            f"= {total / floor['floor']:.2f} x naive floor, {total / plain_s:.2f} x plain full decode"
+        )
+        print(
+            "stages: "
+            + ", ".join(f"{k} {v:.3f} s" for k, v in e2e["stages"].items() if k != "total")
+            + "  (media includes the faces found while decoding; faces is what is left after it)"
+        )
+        print(
+            f"peak RSS {e2e['peak_rss_mb']:.0f} MB; model load {e2e['load']:.3f} s (imports + ONNX session); "
+            f"verdict {e2e['verdict']}, {e2e['faces']} face(s)"
+        )
+        goals += [
+            (f"{label}: end to end <= 2 s", total <= 2.0),
+            (f"{label}: <= 1.6 x plain decode", total <= 1.6 * plain_s),
+            (f"{label}: peak RSS <= 1.5 GB", e2e["peak_rss_mb"] <= 1536),
+            (f"{label}: model load <= 1 s", e2e["load"] <= 1.0),
+        ]
     if args.scaling:
         print("\nscaling (fresh process each; clips with a keyframe every 2 s):")
         print(f"{'clip':>14s} {'MiB':>7s} {'total s':>8s} {'media s':>8s} {'faces s':>8s} {'RSS MB':>7s}")
-        for name, seconds in [("360p", 10), ("1080p", 10), ("4k", 10), ("1080p", 60), ("1080p", 600),
-                              ("4k", 600)]:
+        for name, seconds in [("360p", 10), ("1080p", 10), ("4k", 10), ("1080p", 60), ("1080p", 600), ("4k", 600)]:
             path = bench_clip(name, seconds, gop=60)
             r = end_to_end(path, args.frames, 1)
             s = r["stages"]
-            print(f"{name + ' ' + str(seconds) + ' s':>14s} {path.stat().st_size / 2**20:7.1f} {s['total']:8.3f} "
-                  f"{s['media']:8.3f} {s['faces']:8.3f} {r['peak_rss_mb']:7.0f}")
+            print(
+                f"{name + ' ' + str(seconds) + ' s':>14s} {path.stat().st_size / 2**20:7.1f} {s['total']:8.3f} "
+                f"{s['media']:8.3f} {s['faces']:8.3f} {r['peak_rss_mb']:7.0f}"
+            )
             if (name, seconds) == ("4k", 600):
                 goals.append(("10 min 4K <= 10 s", s["total"] <= 10.0))
     print("\ngoals:\n" + "\n".join(f"  {g}: {'met' if ok else 'NOT met'}" for g, ok in goals))

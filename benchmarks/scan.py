@@ -35,8 +35,14 @@ def make_folder(clips: int, height: int) -> tuple[Path, str]:
     kind = "no clips"
     for k in range(clips):
         t = time.perf_counter()
-        kind = make_clip(folder / f"clip{k:02d}.mp4", seconds=SECONDS, fps=FPS, size=(height * 16 // 9, height),
-                         start=k * 37, sway_px=40)
+        kind = make_clip(
+            folder / f"clip{k:02d}.mp4",
+            seconds=SECONDS,
+            fps=FPS,
+            size=(height * 16 // 9, height),
+            start=k * 37,
+            sway_px=40,
+        )
         print(f"made clip {k + 1}/{clips} in {time.perf_counter() - t:.1f} s", file=sys.stderr)
     marker.write_text(kind)
     return folder, kind
@@ -61,16 +67,20 @@ def main() -> None:
         except ImportError:
             print("Ray not installed (pip install -e '.[ray]'): skipping the Ray run", file=sys.stderr)
 
-    print(f"folder: {folder} ({args.clips} clips, {args.height}p {FPS} fps {SECONDS} s, {kind}); "
-          f"{args.frames} sampled frames; {available_cores()} cores")
+    print(
+        f"folder: {folder} ({args.clips} clips, {args.height}p {FPS} fps {SECONDS} s, {kind}); "
+        f"{args.frames} sampled frames; {available_cores()} cores"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for i, (name, kw) in enumerate(runs):
             out = Path(tmp) / f"run{i}.jsonl"
             s = scan([folder], out, num_frames=args.frames, progress=False, **kw)
             per_file = [r["elapsed_s"] for r in _records(out)]
-            print(f"{name:>24s}: {s.videos_per_min:6.1f} videos/min  ({s.elapsed_s:5.1f} s for {s.scanned} "
-                  f"files incl. start-up; median {statistics.median(per_file):.2f} s per file in a worker; "
-                  f"{s.threads_per_worker} thread(s)/worker; verdicts {_short(s.verdicts)})")
+            print(
+                f"{name:>24s}: {s.videos_per_min:6.1f} videos/min  ({s.elapsed_s:5.1f} s for {s.scanned} "
+                f"files incl. start-up; median {statistics.median(per_file):.2f} s per file in a worker; "
+                f"{s.threads_per_worker} thread(s)/worker; verdicts {_short(s.verdicts)})"
+            )
     print("goal: >= 30 ten-second videos per minute on 2 cores")
 
 

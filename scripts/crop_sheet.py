@@ -39,11 +39,15 @@ def main() -> None:
     for folder in args.crops:
         paths = sorted(Path(folder).rglob("*.jpg"))
         picked = paths[:: max(1, len(paths) // args.n)][: args.n]
-        rows.append(_row([cv2.resize(cv2.imread(str(p)), (SIZE, SIZE), interpolation=cv2.INTER_AREA)
-                          for p in picked], args.n))
+        rows.append(
+            _row([cv2.resize(cv2.imread(str(p)), (SIZE, SIZE), interpolation=cv2.INTER_AREA) for p in picked], args.n)
+        )
     if args.videos:
-        served = [track.crops[0][..., ::-1] for video in sorted(Path(args.videos).glob("*.mp4"))
-                  for track in track_faces(read_frames(video, 4))]
+        served = [
+            track.crops[0][..., ::-1]
+            for video in sorted(Path(args.videos).glob("*.mp4"))
+            for track in track_faces(read_frames(video, 4))
+        ]
         rows += [_row(served[i : i + args.n], args.n) for i in range(0, len(served), args.n)]
     cv2.imwrite(args.out, np.concatenate(rows, axis=0))
     print(f"wrote {args.out}: one row per --crops folder, then pipeline crops of --videos")

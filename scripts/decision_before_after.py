@@ -55,26 +55,37 @@ def main() -> None:
     for line in open(args.footage):
         rec = json.loads(line)
         faces[rec["path"]] = [Face(**f) for f in rec["faces"]]
-    old_faces = {k: [replace(f, probability=recalibrated(min(max(f.probability, 1e-9), 1 - 1e-9))) for f in v]
-                 for k, v in faces.items()}
+    old_faces = {
+        k: [replace(f, probability=recalibrated(min(max(f.probability, 1e-9), 1 - 1e-9))) for f in v]
+        for k, v in faces.items()
+    }
     items = real_footage_items(args.real_footage_manifest, args.real_footage)
-    items += video_items(talking_head_videos(args.talking_heads_manifest, args.talking_heads),
-                         {"val": "calibration", "test": "held_apart"})
+    items += video_items(
+        talking_head_videos(args.talking_heads_manifest, args.talking_heads),
+        {"val": "calibration", "test": "held_apart"},
+    )
     items += [Item(s.path, s.label, "uadfv", "", False, "held_apart") for s in load_real_fake_folder(args.fake_videos)]
     items = [it for it in items if it.path in faces]
     held = [it for it in items if it.label == "REAL" and it.part == "held_apart" and it.source != "uadfv"]
     every_real = [it for it in items if it.label == "REAL" and it.source != "uadfv"]
     fakes = [it for it in items if it.label == "FAKE"]
     rule = FacesRule.from_card(new)
-    decisions = {"before": (old_faces, NO_BAR, old["threshold"], None),
-                 "after": (faces, QualityBar.from_card(new), new["threshold"], rule)}
+    decisions = {
+        "before": (old_faces, NO_BAR, old["threshold"], None),
+        "after": (faces, QualityBar.from_card(new), new["threshold"], rule),
+    }
     for name, (fc, bar, t, r) in decisions.items():
         print(f"## {name}: threshold {t:.3f}, bar {bar}, faces rule {r}")
         for label, subset in (("held-apart real", held), ("all real footage and talking heads", every_real)):
             table = false_alarm_table(subset, fc, bar, t, r)
-            print(f"{label}: " + "; ".join(f"{k} {v['flagged']:.1%} of {v['items']}" for k, v in table["condition"].items()))
-            print(f"{label} by judged faces: " + "; ".join(f"{k} {v['flagged']:.1%} of {v['items']}"
-                                                          for k, v in table["judged_faces"].items()))
+            print(
+                f"{label}: "
+                + "; ".join(f"{k} {v['flagged']:.1%} of {v['items']}" for k, v in table["condition"].items())
+            )
+            print(
+                f"{label} by judged faces: "
+                + "; ".join(f"{k} {v['flagged']:.1%} of {v['items']}" for k, v in table["judged_faces"].items())
+            )
         caught = caught_table(fakes, fc, bar, t, r)
         print("fakes caught: " + "; ".join(f"{k} {v['caught']:.1%} of {v['videos']}" for k, v in caught.items()))
         print()

@@ -35,7 +35,9 @@ HOLDOUTS = ("ffpp/Face2Face", "ffpp/NeuralTextures", "ffpp/FaceSwap", "ffpp/Deep
 def held_out_rows(samples, holdout: str):
     if holdout.startswith("ffpp/"):
         method = holdout.split("/", 1)[1]
-        return [s for s in samples if s.source == "ffpp" and s.split in ("val", "test") and s.method in (method, "real")]
+        return [
+            s for s in samples if s.source == "ffpp" and s.split in ("val", "test") and s.method in (method, "real")
+        ]
     if holdout == "talking_heads":
         return [s for s in samples if s.source == "talking_heads"]
     return [s for s in samples if s.source == holdout and s.split == "val"]
@@ -57,7 +59,9 @@ def measure_shipped(model: str, rows) -> float:
     from deepfake_detection.models.serving import load_scorer
 
     scorer = load_scorer(model)
-    z = np.concatenate([scorer.logits(load_crops(rows[i:i + 256], scorer.input_size)) for i in range(0, len(rows), 256)])
+    z = np.concatenate(
+        [scorer.logits(load_crops(rows[i : i + 256], scorer.input_size)) for i in range(0, len(rows), 256)]
+    )
     return per_source_auc(rows, z)[rows[0].source]
 
 
@@ -77,8 +81,14 @@ def main() -> None:
     results = []
     for holdout in args.holdouts:
         name = holdout.replace("/", "_")
-        cfg = dataclasses.replace(base, holdout=[holdout], out=str(out / name), max_steps=args.steps,
-                                  eval_every=min(base.eval_every, args.steps), patience=10**6)
+        cfg = dataclasses.replace(
+            base,
+            holdout=[holdout],
+            out=str(out / name),
+            max_steps=args.steps,
+            eval_every=min(base.eval_every, args.steps),
+            patience=10**6,
+        )
         if holdout == "dfdc":  # the shipped weights have seen DFDC: start from ImageNet
             cfg = dataclasses.replace(cfg, init_from="", pretrained=True, lr=3e-4, warmup_steps=200)
         rows = held_out_rows(samples, holdout)
@@ -95,8 +105,10 @@ def main() -> None:
         (out / "loso.json").write_text("\n".join(json.dumps(r) for r in results) + "\n")
     print("\n| held-out source | videos | baseline AUC | recipe AUC | recipe init |\n|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['holdout']} | {r['videos']} | {r.get('baseline_auc', float('nan')):.3f} | "
-              f"{r.get('auc', float('nan')):.3f} | {r['init']} |")
+        print(
+            f"| {r['holdout']} | {r['videos']} | {r.get('baseline_auc', float('nan')):.3f} | "
+            f"{r.get('auc', float('nan')):.3f} | {r['init']} |"
+        )
     for key in ("baseline_auc", "auc"):
         aucs = np.array([r[key] for r in results if key in r])
         if len(aucs):

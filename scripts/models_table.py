@@ -1,6 +1,6 @@
 """Print the docs/MODELS.md results rows from evaluation outputs (reports/<model>/.../metrics.json) and runs.
 
-    python scripts/models_table.py            # after the commands listed in docs/MODELS.md
+python scripts/models_table.py            # after the commands listed in docs/MODELS.md
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ def _params(model: str) -> int:
 
 
 def main() -> None:
-    print("| model | steps | train min | params | DFDC test AUC | log loss | bal. acc | ECE | UADFV video AUC (crops) |")
+    print(
+        "| model | steps | train min | params | DFDC test AUC | log loss | bal. acc | ECE | UADFV video AUC (crops) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for m in FRAME:
         test = _load(Path("reports") / m / "dfdc_test" / "metrics.json")
@@ -40,8 +42,10 @@ def main() -> None:
         steps, wall = _run(m)
         t = test["frame"]
         u = uadfv["video"]["auc"] if uadfv else float("nan")
-        print(f"| {m} | {steps} | {wall / 60:.0f} | {_params(m) / 1e6:.2f} M | {t['auc']:.3f} | {t['log_loss']:.3f} | "
-              f"{t['balanced_accuracy']:.3f} | {t['ece']:.3f} | {u:.3f} |")
+        print(
+            f"| {m} | {steps} | {wall / 60:.0f} | {_params(m) / 1e6:.2f} M | {t['auc']:.3f} | {t['log_loss']:.3f} | "
+            f"{t['balanced_accuracy']:.3f} | {t['ece']:.3f} | {u:.3f} |"
+        )
     print()
     print("| model | steps | params | UADFV test videos | AUC | log loss | bal. acc @0.5 | ECE |")
     print("|---|---|---|---|---|---|---|---|")
@@ -52,8 +56,10 @@ def main() -> None:
             continue
         steps, _ = _run(m)
         v = r["video"]
-        print(f"| {m} | {steps} | {_params(m) / 1e6:.2f} M | {v['n']} | {v['auc']:.3f} | {v['log_loss']:.3f} | "
-              f"{v['balanced_accuracy']:.3f} | {v['ece']:.3f} |")
+        print(
+            f"| {m} | {steps} | {_params(m) / 1e6:.2f} M | {v['n']} | {v['auc']:.3f} | {v['log_loss']:.3f} | "
+            f"{v['balanced_accuracy']:.3f} | {v['ece']:.3f} |"
+        )
 
 
 if __name__ == "__main__":

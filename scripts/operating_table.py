@@ -20,8 +20,10 @@ def main() -> None:
     card = json.load(open(ap.parse_args().card))
     op = card["operating_point"]
     rule = card.get("faces_rule")
-    print(f"threshold (one judged face) {card['threshold']:.3f}; quality bar {card.get('quality_bar')}; faces rule "
-          f"{rule}\n")
+    print(
+        f"threshold (one judged face) {card['threshold']:.3f}; quality bar {card.get('quality_bar')}; faces rule "
+        f"{rule}\n"
+    )
     for part in ("held_apart_real", "calibration_real"):
         for axis, title in (("condition", "condition"), ("judged_faces", "judged faces")):
             if part not in op:

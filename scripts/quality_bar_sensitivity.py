@@ -41,8 +41,10 @@ def main() -> None:
     items = real_footage_items(args.real_footage_manifest, args.real_footage)
     items += video_items(talking_head_videos(args.talking_heads_manifest, args.talking_heads), {"val": "calibration"})
     items = [it for it in items if it.part == "calibration" and it.path in faces]
-    sets = {"real_footage": [it for it in items if it.source == "real_footage"],
-            "talking_heads": [it for it in items if it.source == "talking_heads" and it.label == "REAL"]}
+    sets = {
+        "real_footage": [it for it in items if it.source == "real_footage"],
+        "talking_heads": [it for it in items if it.source == "talking_heads" and it.label == "REAL"],
+    }
     fakes = [it for it in items if it.label == "FAKE"]
     real = [it for v in sets.values() for it in v]
     print("| min size px | min sharpness | max yaw | threshold | real flagged | real NO_FACE | val fakes caught |")
@@ -51,8 +53,10 @@ def main() -> None:
         bar = QualityBar(size, sharp, yaw, 3)
         t, rule = choose_threshold(sets, faces, bar, args.target_fpr)
         no_face = sum(verdict(faces[it.path], bar, t, rule)[0] == "NO_FACE" for it in real) / len(real)
-        print(f"| {size} | {sharp} | {yaw} | {t:.3f} | {flagged_share(real, faces, bar, t, rule):.1%} | "
-              f"{no_face:.1%} | {flagged_share(fakes, faces, bar, t, rule):.1%} of {len(fakes)} |")
+        print(
+            f"| {size} | {sharp} | {yaw} | {t:.3f} | {flagged_share(real, faces, bar, t, rule):.1%} | "
+            f"{no_face:.1%} | {flagged_share(fakes, faces, bar, t, rule):.1%} of {len(fakes)} |"
+        )
 
 
 if __name__ == "__main__":

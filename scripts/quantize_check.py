@@ -58,16 +58,25 @@ def main() -> None:
     pre = out / "pre.onnx"
     quant_pre_process(str(src), str(pre))
     int8 = out / f"{fp32.name}_int8.onnx"
-    quantize_static(str(pre), str(int8), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    quantize_static(
+        str(pre),
+        str(int8),
+        Reader(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+    )
     q = FrameScorer(int8, fp32.card)
     val, y = validation_split(args.manifest)
     z = component_logits([fp32, q], val)
     crops = load_crops(val[:32], fp32.input_size)
     for k, (label, scorer) in enumerate([("fp32", fp32), ("int8", q)]):
         p = fp32.probability(z[:, k])
-        print(f"{label}: val AUC {roc_auc_score(y, p):.4f}  log loss {log_loss(y, p):.4f}  "
-              f"32 crops (+flips) {speed(scorer, crops) * 1000:.1f} ms  size {Path(src if k == 0 else int8).stat().st_size / 2**20:.1f} MiB")
+        print(
+            f"{label}: val AUC {roc_auc_score(y, p):.4f}  log loss {log_loss(y, p):.4f}  "
+            f"32 crops (+flips) {speed(scorer, crops) * 1000:.1f} ms  size {Path(src if k == 0 else int8).stat().st_size / 2**20:.1f} MiB"
+        )
 
 
 if __name__ == "__main__":

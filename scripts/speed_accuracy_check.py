@@ -51,8 +51,12 @@ def main() -> None:
     }
     items = labelled(args.folders)
     if args.limit:
-        items = [x for label in (0, 1) for grp in [[i for i in items if i[1] == label]]
-                 for x in (grp[:: max(1, len(grp) // args.limit)][: args.limit])]
+        items = [
+            x
+            for label in (0, 1)
+            for grp in [[i for i in items if i[1] == label]]
+            for x in (grp[:: max(1, len(grp) // args.limit)][: args.limit])
+        ]
     rows = []
     for path, label in tqdm(items, unit="video"):
         row = {"path": str(path), "label": label}
@@ -73,8 +77,10 @@ def main() -> None:
         both = ok & ~np.isnan(base)
         delta = np.abs(p[both] - base[both])
         secs = np.mean([r[name + " s"] for r in rows])
-        print(f"{name:32s} videos {ok.sum():4d}  AUC {auc:.4f}  |dP| mean {delta.mean():.4f} max {delta.max():.4f}"
-              f"  no-face {int((~ok).sum())}  {secs:.2f} s/video")
+        print(
+            f"{name:32s} videos {ok.sum():4d}  AUC {auc:.4f}  |dP| mean {delta.mean():.4f} max {delta.max():.4f}"
+            f"  no-face {int((~ok).sum())}  {secs:.2f} s/video"
+        )
 
 
 if __name__ == "__main__":

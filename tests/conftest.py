@@ -19,8 +19,9 @@ def needs(path: Path):
     return pytest.mark.skipif(not path.is_dir(), reason=f"{path} absent (shared sample data not available)")
 
 
-def write_video(path: Path, frames: list[np.ndarray], fps: int = 10, audio: bool = False, rotate: int = 0,
-                gop: int | None = None) -> Path:
+def write_video(
+    path: Path, frames: list[np.ndarray], fps: int = 10, audio: bool = False, rotate: int = 0, gop: int | None = None
+) -> Path:
     """Encode RGB frames to H.264 MP4 with PyAV; `rotate` (90/180/270) patches the track's display matrix;
     `gop` sets the keyframe interval in frames (x264's default is 250)."""
     h, w = frames[0].shape[:2]
@@ -52,7 +53,7 @@ def _set_display_rotation(path: Path, degrees: int) -> None:
     assert data.count(identity) >= 1, "no identity matrix found to patch"
     tkhd = data.index(b"tkhd")
     at = data.index(identity, tkhd)
-    path.write_bytes(data[:at] + rotated + data[at + len(identity):])
+    path.write_bytes(data[:at] + rotated + data[at + len(identity) :])
 
 
 def _mux_silence(out, astream, seconds: float) -> None:

@@ -13,8 +13,9 @@ from deepfake_detection.cli import main
 
 
 def run_cli(*args):
-    proc = subprocess.run([sys.executable, "-m", "deepfake_detection.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "deepfake_detection.cli", *map(str, args)], capture_output=True, text=True, timeout=300
+    )
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc
 
@@ -145,10 +146,14 @@ def test_missing_extra_is_one_line_before_any_work(monkeypatch, tmp_path, capsys
     import importlib.util
 
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("torch", "sklearn")
-                        else real_find_spec(name, *a))
-    for argv in (["train", "--config", "nope.yaml"], ["export", "run", "--out", "x.onnx"],
-                 ["evaluate", "--data", str(tmp_path)]):
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name in ("torch", "sklearn") else real_find_spec(name, *a)
+    )
+    for argv in (
+        ["train", "--config", "nope.yaml"],
+        ["export", "run", "--out", "x.onnx"],
+        ["evaluate", "--data", str(tmp_path)],
+    ):
         assert main(argv) == 1
         err = capsys.readouterr().err
         assert "needs the train extra" in err and "pip install" in err and len(err.splitlines()) == 1, err
@@ -192,7 +197,15 @@ def test_image_reports_say_image_not_a_time_span(tmp_path, capsys):
 
     frame = FrameResult(index=0, time=0.0, box=(0, 0, 10, 10), landmarks=(), detector_score=0.9, probability=0.1)
     face = FaceResult(track_id=0, probability=0.1, frames=[frame], span=None)
-    report = Report(path="p.jpg", verdict="REAL", probability=0.1, threshold=0.5, model="m", faces=[face],
-                    media=MediaInfo(is_image=True), reason="r")
+    report = Report(
+        path="p.jpg",
+        verdict="REAL",
+        probability=0.1,
+        threshold=0.5,
+        model="m",
+        faces=[face],
+        media=MediaInfo(is_image=True),
+        reason="r",
+    )
     text = human(report)
     assert "image" in text and "0.0-0.0" not in text

@@ -33,8 +33,9 @@ def corpus_root(tmp_path_factory) -> Path:
 def cli_reports(corpus_root) -> dict[str, dict]:
     """One `detect --json` run over the whole corpus: every input gets exactly one JSON line, in order."""
     paths = [str(c.path(corpus_root)) for c in corpus.CASES]
-    run = subprocess.run([*CLI, "detect", "--json", "--quiet", "--frames", "32", *paths], capture_output=True,
-                         text=True, timeout=600)
+    run = subprocess.run(
+        [*CLI, "detect", "--json", "--quiet", "--frames", "32", *paths], capture_output=True, text=True, timeout=600
+    )
     assert run.returncode == 1, run.stderr  # some inputs are unreadable: exit 1, never a crash
     assert "Traceback" not in run.stderr, run.stderr
     lines = run.stdout.splitlines()
@@ -56,8 +57,12 @@ def test_ten_minute_4k_video_is_sampled_not_decoded(corpus_root):
     """600 s of 3840x2160 (6000 frames): answered in seconds with bounded memory, frames from all over it."""
     case = corpus.BY_NAME["long_4k"]
     start = time.monotonic()
-    proc = subprocess.Popen([*CLI, "detect", "--json", "--quiet", str(case.path(corpus_root))],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*CLI, "detect", "--json", "--quiet", str(case.path(corpus_root))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     out, err = proc.communicate(timeout=case.max_seconds)
     elapsed = time.monotonic() - start
     peak_mib = _child_peak_rss_mib()
@@ -77,6 +82,7 @@ def _child_peak_rss_mib() -> float:
 
 
 # --- the REST API ------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
@@ -136,12 +142,16 @@ def uploads_drain(uploads: Path, within_s: float = 5.0) -> list[str]:
 
 # --- the scan command (built separately; this test waits for it) -------------------------------------------------
 
-@pytest.mark.skipif(importlib.util.find_spec("deepfake_detection.scan") is None,
-                    reason="deepfake_detection.scan does not exist yet (the scan command is being built)")
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("deepfake_detection.scan") is None,
+    reason="deepfake_detection.scan does not exist yet (the scan command is being built)",
+)
 def test_scan_command_reports_every_corpus_file_once(corpus_root, tmp_path):
     out = tmp_path / "results.jsonl"
-    run = subprocess.run([*CLI, "scan", str(corpus_root), "--out", str(out)], capture_output=True, text=True,
-                         timeout=600)
+    run = subprocess.run(
+        [*CLI, "scan", str(corpus_root), "--out", str(out)], capture_output=True, text=True, timeout=600
+    )
     assert "Traceback" not in run.stderr, run.stderr
     lines = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
     by_name: dict[str, list[dict]] = {}

@@ -56,6 +56,7 @@ def test_decide_ignores_faces_that_are_not_judged() -> None:
 
 # --- through the pipeline -------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def detector():
     from deepfake_detection.models.serving import load_scorer
@@ -66,7 +67,7 @@ def detector():
 
 def _paste(frame: np.ndarray, face: np.ndarray, x: int, y: int) -> None:
     h, w = face.shape[:2]
-    frame[y:y + h, x:x + w] = face
+    frame[y : y + h, x : x + w] = face
 
 
 def _small_faces(frame: np.ndarray, blur: bool) -> np.ndarray:
@@ -132,6 +133,7 @@ def test_small_real_faces_beside_a_real_talking_head_keep_it_real(tmp_path, dete
 
 # --- the operating point on real footage (train/operating.py) --------------------------------------------------
 
+
 def _item(name, condition="single_face", label="REAL", image=False):
     from deepfake_detection.train.operating import Item
 
@@ -164,8 +166,12 @@ def test_false_alarm_table_by_condition_and_number_of_judged_faces() -> None:
     from deepfake_detection.train.operating import false_alarm_table
 
     items = [_item("a"), _item("b", "multi_face"), _item("c", image=True), _item("d", "small_face")]
-    faces = {"a": [_face(0.9)], "b": [_face(0.1), _face(0.2), _face(0.95, size=20)],
-             "c": [_face(0.2, frames=1, sampled=1)], "d": [_face(0.99, size=30)]}
+    faces = {
+        "a": [_face(0.9)],
+        "b": [_face(0.1), _face(0.2), _face(0.95, size=20)],
+        "c": [_face(0.2, frames=1, sampled=1)],
+        "d": [_face(0.99, size=30)],
+    }
     table = false_alarm_table(items, faces, QualityBar(), 0.8, None)
     assert table["condition"]["single_face"]["flagged"] == 1.0
     assert table["condition"]["multi_face"]["flagged"] == 0.0  # its suspicious face is too small to decide

@@ -36,8 +36,14 @@ def test_fitted_model_scores_jittery_track_above_smooth_and_names_the_signal():
     assert (model.weights >= 0).all()
     smooth, shaky = track_features(*make_track(0.3, 99)), track_features(*make_track(2.5, 99))
     assert model.probability(shaky) > 0.7 > 0.3 > model.probability(smooth)
-    assert model.explain(shaky) in {"jitter", "jitter_vs_motion", "high_freq_energy", "eye_distance_cv",
-                                    "mouth_eye_ratio_std", "centre_drift"}
+    assert model.explain(shaky) in {
+        "jitter",
+        "jitter_vs_motion",
+        "high_freq_energy",
+        "eye_distance_cv",
+        "mouth_eye_ratio_std",
+        "centre_drift",
+    }
     again = DynamicsModel.from_json(model.to_json())
     assert again.probability(shaky) == pytest.approx(model.probability(shaky))
 

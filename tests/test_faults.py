@@ -81,8 +81,21 @@ def test_unusable_data_dir_is_a_one_line_startup_error(tmp_path, kind):
     blocker = tmp_path / "blocker"
     blocker.write_text("a file, not a folder")
     data = blocker if kind == "file in the way" else blocker / "data"
-    run = subprocess.run([sys.executable, "-m", "deepfake_detection.cli", "serve", "--port", str(load.free_port()),
-                          "--data-dir", str(data)], capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "deepfake_detection.cli",
+            "serve",
+            "--port",
+            str(load.free_port()),
+            "--data-dir",
+            str(data),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 1
     assert "data dir" in run.stderr and "not usable" in run.stderr and "Traceback" not in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1, run.stderr

@@ -29,9 +29,13 @@ def test_binds_loopback_by_default_and_refuses_an_open_host_without_a_token():
 
 
 def test_serve_refuses_to_start_open_without_a_token(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "deepfake_detection.cli", "serve", "--host", "0.0.0.0",
-                          "--data-dir", str(tmp_path)], capture_output=True, text=True, timeout=60,
-                         env={k: v for k, v in __import__("os").environ.items() if k != "DEEPFAKE_TOKEN"})
+    run = subprocess.run(
+        [sys.executable, "-m", "deepfake_detection.cli", "serve", "--host", "0.0.0.0", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in __import__("os").environ.items() if k != "DEEPFAKE_TOKEN"},
+    )
     assert run.returncode == 1 and "--token" in run.stderr and "Traceback" not in run.stderr
 
 
@@ -70,8 +74,12 @@ def test_internal_error_answers_json_without_a_trace(tmp_path, monkeypatch):
 
 def test_client_paths_never_reach_the_file_system(tmp_path, face_clip):
     with TestClient(create_app(Settings(data_dir=tmp_path / "data", num_frames=4))) as c:
-        for path in ("/api/v1/scans/..%2F..%2Fetc%2Fpasswd", "/static/..%2F..%2Fsettings.py",
-                     "/static/../server/settings.py", "/vendor/swagger/..%2F..%2Fetc%2Fpasswd"):
+        for path in (
+            "/api/v1/scans/..%2F..%2Fetc%2Fpasswd",
+            "/static/..%2F..%2Fsettings.py",
+            "/static/../server/settings.py",
+            "/vendor/swagger/..%2F..%2Fetc%2Fpasswd",
+        ):
             r = c.get(path)
             assert r.status_code == 404 and "root:" not in r.text and "ENV_PREFIX" not in r.text, path
         with open(face_clip, "rb") as f:

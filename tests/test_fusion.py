@@ -121,8 +121,23 @@ def test_calibrate_refits_platt_and_keeps_real_flags_within_target(tiny_crops, t
     from deepfake_detection.datasets import read_manifest
 
     out = tmp_path / "card.json"
-    assert main(["calibrate", "efficientnet_lite0", "--data", str(tiny_crops), "--tta", "hflip",
-                 "--target-fpr", "0.25", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "calibrate",
+                "efficientnet_lite0",
+                "--data",
+                str(tiny_crops),
+                "--tta",
+                "hflip",
+                "--target-fpr",
+                "0.25",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     card = json.loads(out.read_text())
     assert card["tta"] == "hflip" and card["threshold"] >= 0.5 and set(card["calibration"]) == {"a", "b"}
     assert card["operating_point"]["val_real_crops_flagged"] <= 0.25

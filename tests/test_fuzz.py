@@ -20,10 +20,10 @@ from conftest import drawn_face, write_video
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-settings.register_profile("fuzz-ci", max_examples=300, derandomize=True, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("fuzz-long", max_examples=2000, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "fuzz-ci", max_examples=300, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("fuzz-long", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "fuzz-ci")
 
 READ_TIMEOUT_S = 20.0  # one mutated file through read_frames
@@ -52,6 +52,7 @@ for line in sys.stdin:
 def _limit(address_space: int):
     def apply():
         resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+
     return apply
 
 
@@ -62,8 +63,9 @@ def seeds(tmp_path_factory) -> dict[str, bytes]:
     small = [cv2.resize(drawn_face(cx=150 + 4 * i), (96, 72), interpolation=cv2.INTER_AREA) for i in range(4)]
     clip = write_video(d / "seed.mp4", small)
     bgr = cv2.cvtColor(small[0], cv2.COLOR_RGB2BGR)
-    return Seeds(mp4=clip.read_bytes(), jpg=cv2.imencode(".jpg", bgr)[1].tobytes(),
-                 png=cv2.imencode(".png", bgr)[1].tobytes())
+    return Seeds(
+        mp4=clip.read_bytes(), jpg=cv2.imencode(".jpg", bgr)[1].tobytes(), png=cv2.imencode(".png", bgr)[1].tobytes()
+    )
 
 
 class Seeds(dict):
@@ -93,16 +95,16 @@ def mutate(data: bytes, ops) -> bytes:
         if kind == "flip":
             buf[int(a[0] * len(buf))] ^= 1 << a[1]
         elif kind == "truncate":
-            del buf[int(a[0] * len(buf)):]
+            del buf[int(a[0] * len(buf)) :]
         elif kind == "header":
             at = min(a[0], len(buf) - 1)
-            buf[at:at + len(a[1])] = a[1]
+            buf[at : at + len(a[1])] = a[1]
         elif kind == "int32":
             at = int(a[0] * max(len(buf) - 4, 1))
-            buf[at:at + 4] = a[1].to_bytes(4, "big")
+            buf[at : at + 4] = a[1].to_bytes(4, "big")
         elif kind == "repeat":
             at = int(a[0] * len(buf))
-            buf[at:at] = bytes(buf[at:at + a[1]]) * a[2]
+            buf[at:at] = bytes(buf[at : at + a[1]]) * a[2]
     return bytes(buf)
 
 
@@ -114,8 +116,13 @@ class ReadHarness:
 
     def read(self, path: Path) -> dict:
         if self.proc is None:
-            self.proc = subprocess.Popen([sys.executable, "-c", HARNESS], stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, text=True, preexec_fn=_limit(READ_MEMORY))
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", HARNESS],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                preexec_fn=_limit(READ_MEMORY),
+            )
         self.proc.stdin.write(f"{path}\n")
         self.proc.stdin.flush()
         import selectors
@@ -184,9 +191,23 @@ def test_detect_cli_answers_every_mutated_file_with_one_clean_line(seeds, scratc
         paths.append(scratch / f"cli mutant.{kind}")
         paths[-1].write_bytes(mutate(data, mutations))
     try:
-        run = subprocess.run([sys.executable, "-m", "deepfake_detection.cli", "detect", "--json", "--quiet",
-                              "--frames", "8", *map(str, paths)], capture_output=True, text=True,
-                             timeout=CLI_TIMEOUT_S, preexec_fn=_limit(CLI_MEMORY))
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "deepfake_detection.cli",
+                "detect",
+                "--json",
+                "--quiet",
+                "--frames",
+                "8",
+                *map(str, paths),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT_S,
+            preexec_fn=_limit(CLI_MEMORY),
+        )
     except subprocess.TimeoutExpired:
         pytest.fail(f"detect did not finish within {CLI_TIMEOUT_S:g} s on {ops}")
     assert run.returncode in (0, 1), f"exit {run.returncode} on {ops}: {run.stderr[-2000:]}"
@@ -201,7 +222,12 @@ def test_detect_cli_answers_every_mutated_file_with_one_clean_line(seeds, scratc
 
 def test_mutate_is_deterministic_and_bounded():
     data = bytes(range(256))
-    ops = [("flip", 0.5, 3), ("header", 4, b"ftyp"), ("int32", 0.1, 0xFFFFFFFF), ("repeat", 0.2, 10, 3),
-           ("truncate", 0.9)]
+    ops = [
+        ("flip", 0.5, 3),
+        ("header", 4, b"ftyp"),
+        ("int32", 0.1, 0xFFFFFFFF),
+        ("repeat", 0.2, 10, 3),
+        ("truncate", 0.9),
+    ]
     assert mutate(data, ops) == mutate(data, ops) and 0 < len(mutate(data, ops)) <= 256 + 30
     assert mutate(b"", ops) == b""

@@ -46,8 +46,9 @@ def test_skipping_unsampled_frames_returns_the_same_pixels(tmp_path):
     import av
 
     rng = np.random.default_rng(0)
-    clip = [np.clip(g.astype(int) + rng.integers(-20, 20, g.shape), 0, 255).astype(np.uint8)
-            for g in gradient_frames(60)]
+    clip = [
+        np.clip(g.astype(int) + rng.integers(-20, 20, g.shape), 0, 255).astype(np.uint8) for g in gradient_frames(60)
+    ]
     path = write_video(tmp_path / "b.mp4", clip, gop=30)
     frames = read_frames(path, num_frames=7)
     with av.open(str(path)) as c:

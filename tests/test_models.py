@@ -46,9 +46,20 @@ def test_lite0_imagenet_init_changes_the_weights():
 
 @pytest.mark.parametrize("name", FRAME_MODELS)
 def test_frame_model_trains_one_step_and_evaluates(name, tiny_crops, tmp_path):
-    cfg = load_config(TrainConfig, None, model=name, data=str(tiny_crops), out=str(tmp_path / "run"),
-                      cache_dir=str(tmp_path / "cache"), batch_size=4, max_steps=1, eval_every=1, warmup_steps=1,
-                      augment=False, pretrained=False)
+    cfg = load_config(
+        TrainConfig,
+        None,
+        model=name,
+        data=str(tiny_crops),
+        out=str(tmp_path / "run"),
+        cache_dir=str(tmp_path / "cache"),
+        batch_size=4,
+        max_steps=1,
+        eval_every=1,
+        warmup_steps=1,
+        augment=False,
+        pretrained=False,
+    )
     run = train(cfg, progress=False)
     m = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     assert m["step"] == 1 and m["n"] == 8 and np.isfinite(m["log_loss"])
@@ -77,8 +88,18 @@ def tiny_tracks(tmp_path):
 
 @pytest.mark.parametrize("name", SEQUENCE_MODELS)
 def test_sequence_model_trains_one_step_on_cached_features(name, tiny_tracks, tmp_path):
-    cfg = load_config(TrainConfig, None, model=name, data=str(tiny_tracks), out=str(tmp_path / "run"),
-                      cache_dir=str(tmp_path / "cache"), batch_size=4, max_steps=2, eval_every=1, seq_len=4)
+    cfg = load_config(
+        TrainConfig,
+        None,
+        model=name,
+        data=str(tiny_tracks),
+        out=str(tmp_path / "run"),
+        cache_dir=str(tmp_path / "cache"),
+        batch_size=4,
+        max_steps=2,
+        eval_every=1,
+        seq_len=4,
+    )
     run = train(cfg, progress=False)
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [m["step"] for m in lines] == [1, 2] and lines[-1]["n"] == 2

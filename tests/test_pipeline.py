@@ -75,8 +75,12 @@ def _face_sample():
     with open(FACES_SAMPLE / "labels.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     scorer = load_scorer()
-    crops = np.stack([cv2.resize(cv2.imread(str(FACES_SAMPLE / r["file"]))[..., ::-1], (128, 128),
-                                 interpolation=cv2.INTER_AREA) for r in rows])
+    crops = np.stack(
+        [
+            cv2.resize(cv2.imread(str(FACES_SAMPLE / r["file"]))[..., ::-1], (128, 128), interpolation=cv2.INTER_AREA)
+            for r in rows
+        ]
+    )
     return rows, scorer.probability(scorer.logits(crops))
 
 

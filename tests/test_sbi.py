@@ -22,9 +22,13 @@ def _landmarks68() -> np.ndarray:
     t = np.linspace(np.pi, 0, 17)
     jaw = np.stack([64 + 40 * np.cos(t), 60 + 50 * np.sin(t)], 1)
     brows = np.stack([np.r_[np.linspace(34, 56, 5), np.linspace(72, 94, 5)], np.full(10, 42.0)], 1)
-    nose = np.stack([np.r_[np.full(4, 64.0), np.linspace(56, 72, 5)], np.r_[np.linspace(50, 68, 4), np.full(5, 74.0)]], 1)
+    nose = np.stack(
+        [np.r_[np.full(4, 64.0), np.linspace(56, 72, 5)], np.r_[np.linspace(50, 68, 4), np.full(5, 74.0)]], 1
+    )
     eyes = np.stack([np.r_[np.linspace(38, 54, 6), np.linspace(74, 90, 6)], np.full(12, 52.0)], 1)
-    mouth = np.stack([np.r_[np.linspace(48, 80, 12), np.linspace(52, 76, 8)], np.r_[np.full(12, 92.0), np.full(8, 94.0)]], 1)
+    mouth = np.stack(
+        [np.r_[np.linspace(48, 80, 12), np.linspace(52, 76, 8)], np.r_[np.full(12, 92.0), np.full(8, 94.0)]], 1
+    )
     return np.concatenate([jaw, brows, nose, eyes, mouth]).astype(np.float32)
 
 

@@ -180,8 +180,18 @@ def test_kill_9_mid_scan_then_rerun_ends_with_one_valid_line_per_file(tmp_path):
     for i in range(6):
         _clip(folder / f"clip{i}.mp4", n=20, shift=3 * i)
     out = tmp_path / "out.jsonl"
-    cmd = [sys.executable, "-m", "deepfake_detection.cli", "scan", str(folder), "--out", str(out), "--quiet",
-           "--frames", "8"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "deepfake_detection.cli",
+        "scan",
+        str(folder),
+        "--out",
+        str(out),
+        "--quiet",
+        "--frames",
+        "8",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
@@ -228,8 +238,9 @@ def test_ray_local_writes_the_same_lines(tree, tmp_path):
     folder.mkdir()
     _clip(folder / "a.mp4")
     _clip(folder / "b.mp4", n=14)
-    limited = scan([folder], tmp_path / "limited.jsonl", num_frames=8, progress=False, use_ray=True, workers=1,
-                   timeout_s=0.01)
+    limited = scan(
+        [folder], tmp_path / "limited.jsonl", num_frames=8, progress=False, use_ray=True, workers=1, timeout_s=0.01
+    )
     assert limited.verdicts["ERROR"] == 2
     assert all("limit per file" in r["error"] for r in _lines(tmp_path / "limited.jsonl"))
 

@@ -30,8 +30,9 @@ def wait_done(client, scan_id: str, timeout: float = 120.0) -> dict:
 
 def upload(client, path: Path, name: str | None = None, **form):
     with open(path, "rb") as f:
-        return client.post("/api/v1/scans", files={"file": (name or path.name, f, "application/octet-stream")},
-                           data=form)
+        return client.post(
+            "/api/v1/scans", files={"file": (name or path.name, f, "application/octet-stream")}, data=form
+        )
 
 
 def leftovers(data_dir: Path) -> list[str]:
@@ -83,7 +84,7 @@ def test_oversized_upload_is_413_and_leaves_nothing(client, tmp_path, data_dir):
 
 def test_oversized_streamed_upload_without_length_is_cut_off_with_413(client, data_dir):
     def body():  # chunked transfer: no Content-Length to reject up front
-        yield b"--xx\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.mp4\"\r\n\r\n"
+        yield b'--xx\r\nContent-Disposition: form-data; name="file"; filename="a.mp4"\r\n\r\n'
         for _ in range(40):
             yield b"\0" * 65536
         yield b"\r\n--xx--\r\n"
@@ -167,8 +168,9 @@ def test_full_queue_answers_503_with_retry_after(tmp_path, face_clip):
 
 
 def test_slow_scan_is_stopped_at_the_time_limit(tmp_path, face_clip):
-    long_clip = write_video(tmp_path / "long.mp4", [drawn_face(w=640, h=480, cx=300 + i % 20, s=1.5)
-                                                   for i in range(150)])
+    long_clip = write_video(
+        tmp_path / "long.mp4", [drawn_face(w=640, h=480, cx=300 + i % 20, s=1.5) for i in range(150)]
+    )
     settings = Settings(data_dir=tmp_path, scan_timeout_s=0.05, num_frames=64)
     with TestClient(create_app(settings)) as c:
         scan = wait_done(c, upload(c, long_clip).json()["id"])
@@ -221,8 +223,15 @@ def test_keep_leaves_the_upload_on_disk(tmp_path, face_clip):
 
 
 def test_settings_from_environment():
-    s = Settings.from_env({"DEEPFAKE_MAX_UPLOAD_MB": "50", "DEEPFAKE_WORKERS": "2", "DEEPFAKE_KEEP_UPLOADS": "yes",
-                           "DEEPFAKE_DATA_DIR": "/srv/df"}, port=9000)
+    s = Settings.from_env(
+        {
+            "DEEPFAKE_MAX_UPLOAD_MB": "50",
+            "DEEPFAKE_WORKERS": "2",
+            "DEEPFAKE_KEEP_UPLOADS": "yes",
+            "DEEPFAKE_DATA_DIR": "/srv/df",
+        },
+        port=9000,
+    )
     assert (s.max_upload_mb, s.workers, s.keep_uploads, str(s.data_dir), s.port) == (50, 2, True, "/srv/df", 9000)
     with pytest.raises(ConfigError, match="DEEPFAKE_WORKERS"):
         Settings.from_env({"DEEPFAKE_WORKERS": "many"})
@@ -238,9 +247,13 @@ def _free_port() -> int:
 
 def _start_server(data_dir: Path, port: int) -> subprocess.Popen:
     env = dict(os.environ, DEEPFAKE_NUM_FRAMES="64")
-    proc = subprocess.Popen([sys.executable, "-m", "deepfake_detection.cli", "serve", "--port", str(port),
-                             "--data-dir", str(data_dir)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deepfake_detection.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     for _ in range(300):
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:

@@ -22,7 +22,9 @@ SCREENSHOT_TO = os.environ.get("DEEPFAKE_SCREENSHOT")  # also save the page scre
 
 REQUIRED = os.environ.get("DEEPFAKE_REQUIRE_BROWSER") == "1"  # set by .ci/run: there a missing browser is a failure
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None and not REQUIRED, reason="no system Chromium (apt-get install chromium)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None and not REQUIRED, reason="no system Chromium (apt-get install chromium)"
+)
 
 
 def _serve(settings: Settings):
@@ -54,8 +56,16 @@ def token_server(tmp_path):
     yield from _serve(Settings(data_dir=tmp_path / "data", num_frames=8, token="s3cret-token"))
 
 
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def test_page_uploads_a_clip_and_shows_verdict_timeline_and_face(live_server, face_clip, tmp_path):
@@ -133,7 +143,7 @@ def test_page_greys_out_faces_that_were_not_judged(live_server, tmp_path):
         frame = np.full((380, 320, 3), 90, np.uint8)
         frame[:240] = drawn_face(cx=150 + i)
         for x in (10, 70, 130):
-            frame[300:344, x:x + 44] = tile
+            frame[300:344, x : x + 44] = tile
         frames.append(frame)
     clip = write_video(tmp_path / "crowd.mp4", frames)
     with playwright.sync_playwright() as p:
@@ -216,17 +226,24 @@ def test_docs_render_every_operation(live_server):
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 900})
             elsewhere, errors = [], []
-            page.on("request", lambda r: r.url.startswith(live_server) or r.url.startswith("data:")
-                    or elsewhere.append(r.url))
+            page.on(
+                "request",
+                lambda r: r.url.startswith(live_server) or r.url.startswith("data:") or elsewhere.append(r.url),
+            )
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(f"{live_server}/docs")
             page.locator(".opblock-summary-path").or_(page.get_by_text("Unable to render")).first.wait_for(
-                timeout=30_000)
+                timeout=30_000
+            )
             assert "Unable to render" not in page.inner_text("body")  # what Swagger UI 4 says of OpenAPI 3.1
-            rendered = {(b.locator(".opblock-summary-method").inner_text().strip(),
-                         b.locator(".opblock-summary-path").get_attribute("data-path"),
-                         b.locator(".opblock-summary-description").inner_text().strip())
-                        for b in page.locator(".opblock").all()}
+            rendered = {
+                (
+                    b.locator(".opblock-summary-method").inner_text().strip(),
+                    b.locator(".opblock-summary-path").get_attribute("data-path"),
+                    b.locator(".opblock-summary-description").inner_text().strip(),
+                )
+                for b in page.locator(".opblock").all()
+            }
             assert rendered == expected
             assert page.locator(".version-stamp .version").first.inner_text().startswith("OAS 3.1")
             assert not elsewhere and not errors, (elsewhere, errors)

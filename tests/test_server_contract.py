@@ -19,10 +19,13 @@ UPLOAD_LIMIT_BYTES = 256
 
 CONFIG = {
     "seed": 20261129,
-    "generation": {"mode": "all", "max-examples": EXAMPLES_PER_OPERATION, "deterministic": True,
-                   "database": "none"},
-    "phases": {"examples": {"enabled": True}, "coverage": {"enabled": True}, "fuzzing": {"enabled": True},
-               "stateful": {"enabled": False}},
+    "generation": {"mode": "all", "max-examples": EXAMPLES_PER_OPERATION, "deterministic": True, "database": "none"},
+    "phases": {
+        "examples": {"enabled": True},
+        "coverage": {"enabled": True},
+        "fuzzing": {"enabled": True},
+        "stateful": {"enabled": False},
+    },
     "checks": {
         # 503 (queue full) and 507 (disk full) are documented "retry later" answers; any other 5xx is a failure
         "not_a_server_error": {"enabled": True, "expected-statuses": ["2xx", "3xx", "4xx", 503, 507]},
@@ -35,8 +38,7 @@ CONFIG = {
         "allow_header_conformance": {"enabled": True},
         # Input the schema allows is never a 422; it may still be refused for what it is (empty, not a video, too
         # big, an unknown id) or for the server's state (queue or disk full)
-        "positive_data_acceptance": {"enabled": True,
-                                     "expected-statuses": ["2xx", 400, 404, 413, 415, 503, 507]},
+        "positive_data_acceptance": {"enabled": True, "expected-statuses": ["2xx", 400, 404, 413, 415, 503, 507]},
     },
 }
 

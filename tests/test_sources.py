@@ -26,7 +26,11 @@ def _tight_crop(seed: int) -> np.ndarray:
 def ffpp_snapshot(tmp_path: Path) -> tuple[Path, Path]:
     snap = tmp_path / "snap"
     keep = []
-    for method, rois in {"youtube": range(0, 160, 2), "Face2Face": range(0, 80), "NeuralTextures": range(0, 80)}.items():
+    for method, rois in {
+        "youtube": range(0, 160, 2),
+        "Face2Face": range(0, 80),
+        "NeuralTextures": range(0, 80),
+    }.items():
         folder = snap / "image" / "train" / method
         folder.mkdir(parents=True)
         for n in rois:
@@ -76,12 +80,14 @@ def test_ffpp_without_the_snapshot_says_so(ffpp_snapshot, tmp_path: Path) -> Non
 
 
 def test_talking_heads_group_by_person_across_repositories(tmp_path: Path) -> None:
-    rows = [("a.mp4", "FAKE", "wav2lip", "HuyVux-dev/Wav2Lip-Preprocess-Face"),
-            ("b.mp4", "FAKE", "sadtalker", "Zz-ww/SadTalker-Video-Lip-Sync"),
-            ("c.mp4", "REAL", "", "iperov/DeepFaceLive"),
-            ("d.mp4", "FAKE", "hyperlips", "semchan/HyperLips"),
-            ("e.mp4", "REAL", "", "someone/else"),
-            ("gone.mp4", "REAL", "", "someone/else")]
+    rows = [
+        ("a.mp4", "FAKE", "wav2lip", "HuyVux-dev/Wav2Lip-Preprocess-Face"),
+        ("b.mp4", "FAKE", "sadtalker", "Zz-ww/SadTalker-Video-Lip-Sync"),
+        ("c.mp4", "REAL", "", "iperov/DeepFaceLive"),
+        ("d.mp4", "FAKE", "hyperlips", "semchan/HyperLips"),
+        ("e.mp4", "REAL", "", "someone/else"),
+        ("gone.mp4", "REAL", "", "someone/else"),
+    ]
     with (tmp_path / "MANIFEST.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["file", "label", "generator", "source_repo"])
@@ -98,15 +104,19 @@ def test_talking_heads_group_by_person_across_repositories(tmp_path: Path) -> No
 
 
 def _rows(source: str, method: str, label: str, n: int) -> list[Sample]:
-    return [Sample(f"{source}_{method}_{i}.jpg", label, f"g{i}", "train", source=source, method=method)
-            for i in range(n)]
+    return [
+        Sample(f"{source}_{method}_{i}.jpg", label, f"g{i}", "train", source=source, method=method) for i in range(n)
+    ]
 
 
 def test_source_weights_set_batch_shares_whatever_the_sizes() -> None:
     from deepfake_detection.train.trainer import sampling_weights
 
-    fakes = _rows("dfdc", "dfdc", "FAKE", 900) + _rows("ffpp", "Face2Face", "FAKE", 50) + \
-        _rows("ffpp", "NeuralTextures", "FAKE", 50)
+    fakes = (
+        _rows("dfdc", "dfdc", "FAKE", 900)
+        + _rows("ffpp", "Face2Face", "FAKE", 50)
+        + _rows("ffpp", "NeuralTextures", "FAKE", 50)
+    )
     p = sampling_weights(fakes, {"dfdc": 1.0, "ffpp": 3.0}, {"NeuralTextures": 2.0})
     share = Counter()
     for s, w in zip(fakes, p):

@@ -12,8 +12,18 @@ from deepfake_detection.train.export import export_run  # noqa: E402
 
 
 def test_train_resume_and_export_agree(tiny_crops, tmp_path):
-    cfg = load_config(TrainConfig, None, data=str(tiny_crops), out=str(tmp_path / "run"), cache_dir=str(tmp_path / "cache"),
-                      input_size=64, batch_size=4, max_steps=2, eval_every=1, warmup_steps=1)
+    cfg = load_config(
+        TrainConfig,
+        None,
+        data=str(tiny_crops),
+        out=str(tmp_path / "run"),
+        cache_dir=str(tmp_path / "cache"),
+        input_size=64,
+        batch_size=4,
+        max_steps=2,
+        eval_every=1,
+        warmup_steps=1,
+    )
     run = train(cfg, progress=False)
     lines = (run / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 2 and {"auc", "log_loss", "step"} <= set(json.loads(lines[-1]))
@@ -38,15 +48,27 @@ def test_sbi_training_needs_faces_and_runs_on_real_crops(tiny_crops, tmp_path):
 
     from deepfake_detection.errors import DeepfakeError
 
-    cfg = load_config(TrainConfig, None, data=str(tiny_crops), out=str(tmp_path / "run"), cache_dir=str(tmp_path / "c"),
-                      input_size=64, batch_size=4, max_steps=1, eval_every=1, sbi=1.0, pretrained=False)
+    cfg = load_config(
+        TrainConfig,
+        None,
+        data=str(tiny_crops),
+        out=str(tmp_path / "run"),
+        cache_dir=str(tmp_path / "c"),
+        input_size=64,
+        batch_size=4,
+        max_steps=1,
+        eval_every=1,
+        sbi=1.0,
+        pretrained=False,
+    )
     with pytest.raises(DeepfakeError, match="SBI needs"):
         train(cfg, progress=False)
     if not FACES_SAMPLE.is_dir():
         pytest.skip("shared face sample absent")
     rows = ["path,label,group,split"] + [
         f"{p},{'REAL' if i % 2 == 0 else 'FAKE'},g{i},{'train' if i < 12 else 'val'}"
-        for i, p in enumerate(sorted(FACES_SAMPLE.glob("*.jpg"))[:16])]
+        for i, p in enumerate(sorted(FACES_SAMPLE.glob("*.jpg"))[:16])
+    ]
     (tmp_path / "faces.csv").write_text("\n".join(rows) + "\n")
     cfg.data, cfg.out, cfg.input_size = str(tmp_path / "faces.csv"), str(tmp_path / "run2"), 128
     run = train(cfg, progress=False)
@@ -81,11 +103,30 @@ def test_two_manifests_with_a_held_out_source_train_and_select_by_source_auc(tin
             w.writeheader()
             for r in rows:
                 path = r["path"] if r["path"].startswith("/") else str(tiny_crops.parent / r["path"])
-                w.writerow({**r, "path": path, "group": name + r["group"], "source": name,
-                            "method": "real" if r["label"] == "REAL" else f"gen_{name}"})
-    cfg = load_config(TrainConfig, None, data=f"{tmp_path / 'a.csv'},{tmp_path / 'b.csv'}", out=str(tmp_path / "run"),
-                      cache_dir=str(tmp_path / "cache"), input_size=64, batch_size=4, max_steps=2, eval_every=1,
-                      warmup_steps=1, pretrained=False, holdout=["b"], select="source_auc")
+                w.writerow(
+                    {
+                        **r,
+                        "path": path,
+                        "group": name + r["group"],
+                        "source": name,
+                        "method": "real" if r["label"] == "REAL" else f"gen_{name}",
+                    }
+                )
+    cfg = load_config(
+        TrainConfig,
+        None,
+        data=f"{tmp_path / 'a.csv'},{tmp_path / 'b.csv'}",
+        out=str(tmp_path / "run"),
+        cache_dir=str(tmp_path / "cache"),
+        input_size=64,
+        batch_size=4,
+        max_steps=2,
+        eval_every=1,
+        warmup_steps=1,
+        pretrained=False,
+        holdout=["b"],
+        select="source_auc",
+    )
     run = train(cfg, progress=False)
     last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     assert {"a", "b"} <= set(last["per_source_auc"])  # the held-out source is still measured

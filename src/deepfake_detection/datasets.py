@@ -59,8 +59,11 @@ def load_dfdc_crops(root: str | Path) -> list[Sample]:
             group = vid if label == "REAL" or not row.get("original") else _stem(row["original"])
             path = root / "faces_224" / f"{vid}.jpg"
             if path.is_file():
-                samples.append(Sample(str(path), label, group, video=vid, source="dfdc",
-                                      method="real" if label == "REAL" else "dfdc"))
+                samples.append(
+                    Sample(
+                        str(path), label, group, video=vid, source="dfdc", method="real" if label == "REAL" else "dfdc"
+                    )
+                )
     return samples
 
 
@@ -209,5 +212,6 @@ def load_labelled(data: str) -> tuple[str, list[Sample]]:
         return "videos", load_dfdc_videos(p)
     if p.is_dir():
         return "videos", load_real_fake_folder(p)
-    raise DeepfakeError(f"{data}: expected a manifest .csv, a folder with metadata.json, or a folder with REAL/ and FAKE/")
-
+    raise DeepfakeError(
+        f"{data}: expected a manifest .csv, a folder with metadata.json, or a folder with REAL/ and FAKE/"
+    )

@@ -54,15 +54,17 @@ def track_features(landmarks, boxes) -> np.ndarray | None:
     half = power.shape[0] // 2
     hf = float(power[half:].sum() / max(power[1:].sum(), 1e-12))
     drift = float(np.std(n.mean(axis=1), axis=0).sum())
-    return np.array([
-        jitter,
-        jitter / motion,
-        float(eye.std() / max(eye.mean(), 1e-6)),
-        float(np.std(mouth / np.maximum(eye, 1e-6))),
-        float(max(0.0, 1.0 + corr)),
-        hf,
-        drift,
-    ])
+    return np.array(
+        [
+            jitter,
+            jitter / motion,
+            float(eye.std() / max(eye.mean(), 1e-6)),
+            float(np.std(mouth / np.maximum(eye, 1e-6))),
+            float(max(0.0, 1.0 + corr)),
+            hf,
+            drift,
+        ]
+    )
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,13 @@ class DynamicsModel:
         return FEATURES[int(np.argmax(contrib))]
 
     def to_json(self) -> dict:
-        return {"features": list(FEATURES), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
-                "weights": self.weights.tolist(), "bias": self.bias}
+        return {
+            "features": list(FEATURES),
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "weights": self.weights.tolist(),
+            "bias": self.bias,
+        }
 
     @classmethod
     def from_json(cls, d: dict) -> DynamicsModel:

@@ -106,6 +106,7 @@ def score_crops(scorer, samples, batch_size: int = 64, progress=None) -> np.ndar
 
 def video_scores(samples, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Aggregate crop probabilities to one score per video (mean logit), for manifests with several crops a video."""
+
     def logit(q):
         return np.log(q / (1 - q))
 
@@ -152,7 +153,11 @@ def plot_roc_and_reliability(y, p, out_dir, title: str) -> list[str]:
     fig, ax = plt.subplots(figsize=(4, 4))
     ax.plot([0, 1], [0, 1], "--", color="grey", lw=0.8)
     ax.plot(conf, acc, "o-")
-    ax.set(xlabel="predicted P(fake)", ylabel="observed fraction fake", title=f"reliability, ECE {expected_calibration_error(y, p):.3f}")
+    ax.set(
+        xlabel="predicted P(fake)",
+        ylabel="observed fraction fake",
+        title=f"reliability, ECE {expected_calibration_error(y, p):.3f}",
+    )
     fig.tight_layout()
     rel = out_dir / "reliability.png"
     fig.savefig(rel, dpi=110)
@@ -161,13 +166,17 @@ def plot_roc_and_reliability(y, p, out_dir, title: str) -> list[str]:
 
 
 def markdown_row(name: str, m: dict) -> str:
-    return (f"| {name} | {m['n']} ({m['n_fake']} fake) | {m['auc']:.4f} | {m['log_loss']:.4f} | {m['eer']:.4f} | "
-            f"{m['ap']:.4f} | {m['balanced_accuracy']:.4f} | {m['accuracy']:.4f} | {m['always_fake_accuracy']:.4f} | "
-            f"{m['ece']:.4f} |")
+    return (
+        f"| {name} | {m['n']} ({m['n_fake']} fake) | {m['auc']:.4f} | {m['log_loss']:.4f} | {m['eer']:.4f} | "
+        f"{m['ap']:.4f} | {m['balanced_accuracy']:.4f} | {m['accuracy']:.4f} | {m['always_fake_accuracy']:.4f} | "
+        f"{m['ece']:.4f} |"
+    )
 
 
-MARKDOWN_HEADER = ("| data | n | AUC | log loss | EER | AP | balanced acc | acc @thr | always-FAKE acc | ECE |\n"
-                   "|---|---|---|---|---|---|---|---|---|---|")
+MARKDOWN_HEADER = (
+    "| data | n | AUC | log loss | EER | AP | balanced acc | acc @thr | always-FAKE acc | ECE |\n"
+    "|---|---|---|---|---|---|---|---|---|---|"
+)
 
 
 def evaluate_crops(scorer, samples, threshold: float, progress=None) -> tuple[dict, np.ndarray, np.ndarray]:
@@ -185,7 +194,9 @@ def evaluate_crops(scorer, samples, threshold: float, progress=None) -> tuple[di
     return (result, yv, pv) if "video" in result else (result, y, probs)
 
 
-def evaluate_videos(detector, samples, threshold: float, progress=None) -> tuple[dict, list[dict], np.ndarray, np.ndarray]:
+def evaluate_videos(
+    detector, samples, threshold: float, progress=None
+) -> tuple[dict, list[dict], np.ndarray, np.ndarray]:
     """Run the whole pipeline on labelled videos: video metrics over the inputs that got a probability, with the
     counts of NO_FACE and ERROR inputs beside them. Returns (result, one row per input, y, p)."""
     from .pipeline import detect_or_error
@@ -193,8 +204,17 @@ def evaluate_videos(detector, samples, threshold: float, progress=None) -> tuple
     rows = []
     for s in progress(samples) if progress else samples:
         r = detect_or_error(detector, s.path)
-        rows.append({"path": s.path, "label": s.label, "verdict": r.verdict, "probability": r.probability,
-                     "faces": len(r.faces), "seconds": r.timings.get("total"), "error": r.error})
+        rows.append(
+            {
+                "path": s.path,
+                "label": s.label,
+                "verdict": r.verdict,
+                "probability": r.probability,
+                "faces": len(r.faces),
+                "seconds": r.timings.get("total"),
+                "error": r.error,
+            }
+        )
     scored = [r for r in rows if r["probability"] is not None]
     y = np.array([int(r["label"] == "FAKE") for r in scored])
     p = np.array([r["probability"] for r in scored])
@@ -207,7 +227,9 @@ def evaluate_videos(detector, samples, threshold: float, progress=None) -> tuple
 
 def markdown_table(result: dict) -> str:
     levels = [level for level in ("frame", "video") if level in result]
-    return "\n".join([MARKDOWN_HEADER] + [markdown_row(f"{level} ({result['split']})", result[level]) for level in levels])
+    return "\n".join(
+        [MARKDOWN_HEADER] + [markdown_row(f"{level} ({result['split']})", result[level]) for level in levels]
+    )
 
 
 def write_results(result: dict, y, p, out_dir, title: str, rows: list[dict] | None = None) -> None:
@@ -222,4 +244,3 @@ def write_results(result: dict, y, p, out_dir, title: str, rows: list[dict] | No
     result["plots"] = plot_roc_and_reliability(y, p, out, title)
     (out / "metrics.md").write_text(markdown_table(result) + "\n")
     (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
-

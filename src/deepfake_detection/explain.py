@@ -17,8 +17,9 @@ import numpy as np
 FRAME_SIDE = 640  # longest side of the annotated frame picture
 
 
-def occlusion_map(logits: Callable[[np.ndarray], np.ndarray], crop: np.ndarray, grid: int = 8,
-                  patch: float = 0.25) -> np.ndarray:
+def occlusion_map(
+    logits: Callable[[np.ndarray], np.ndarray], crop: np.ndarray, grid: int = 8, patch: float = 0.25
+) -> np.ndarray:
     """FAKE-logit drop when each of grid×grid regions of `crop` [S, S, 3] is covered by its mean colour.
 
     Returns a [grid, grid] array in [0, 1] (1: the region whose removal lowers the FAKE score most); all zeros when

@@ -88,8 +88,12 @@ def sniff_container(head: bytes) -> str | None:
     return None
 
 
-def read_frames(path: str | os.PathLike, num_frames: int = DEFAULT_NUM_FRAMES, limits: MediaLimits = MediaLimits(),
-                on_frame: Callable[[np.ndarray], object] | None = None) -> Frames:
+def read_frames(
+    path: str | os.PathLike,
+    num_frames: int = DEFAULT_NUM_FRAMES,
+    limits: MediaLimits = MediaLimits(),
+    on_frame: Callable[[np.ndarray], object] | None = None,
+) -> Frames:
     """Decode `path` and return up to `num_frames` frames spread evenly over its duration.
 
     `on_frame` is called with each upright sampled frame as soon as it is decoded, in order, when the video is
@@ -126,8 +130,7 @@ def _reason(e: Exception) -> str:
     return msg.split(":")[-1].strip() if msg else type(e).__name__
 
 
-def _sample(container, stream, p: Path, num_frames: int, limits: MediaLimits, is_image: bool,
-            on_frame=None) -> Frames:
+def _sample(container, stream, p: Path, num_frames: int, limits: MediaLimits, is_image: bool, on_frame=None) -> Frames:
     if stream.codec_context is None:  # FFmpeg found the stream but cannot open its decoder (damaged header)
         raise MediaError(f"no decodable video stream in {p.name}")
     w, h = stream.codec_context.width, stream.codec_context.height

@@ -74,8 +74,10 @@ class Detector:
         card = getattr(self.scorer, "card", {})
         bar, rule = self.quality_bar or QualityBar.from_card(card), FacesRule.from_card(card)
         # A custom `track` seam may hand over tracks without quality: measure it here then.
-        tracks = [tr if tr.quality else
-                  replace(tr, quality=[face_quality(d, c) for d, c in zip(tr.detections, tr.crops)]) for tr in tracks]
+        tracks = [
+            tr if tr.quality else replace(tr, quality=[face_quality(d, c) for d, c in zip(tr.detections, tr.crops)])
+            for tr in tracks
+        ]
         qualities = [_summary(tr, frames) for tr in tracks]
         whys = [bar.reasons(q.size, q.sharpness, q.yaw, q.frames, len(frames.images)) for q in qualities]
         # More faces, more chances for one real face to look fake: the bar rises with the number judged.
@@ -87,20 +89,33 @@ class Detector:
             start += len(tr.crops)
             frame_p = self.scorer.probability(lg)
             over = [frames.times[pos] for pos, p in zip(tr.frame_positions, frame_p) if p >= threshold]
-            faces.append(FaceResult(
-                track_id=tr.track_id,
-                probability=float(self.scorer.probability(self.aggregate_track(lg))),
-                frames=[FrameResult(index=frames.indices[pos], time=frames.times[pos],
-                                    box=_scaled(d.box, 1 / frames.scale),
-                                    landmarks=tuple(_scaled(pt, 1 / frames.scale) for pt in d.landmarks),
-                                    detector_score=d.score, probability=float(p), enhanced=d.enhanced,
-                                    size=q.size / frames.scale, sharpness=q.sharpness, yaw=q.yaw)
-                        for pos, d, p, q in zip(tr.frame_positions, tr.detections, frame_p, tr.quality)],
-                quality=quality, judged=not why, not_judged_reason="; ".join(why) or None,
-                span=(over[0], over[-1]) if over else None,
-                components=self._components(parts, rows),
-                dynamics=self._dynamics(tr),
-            ))
+            faces.append(
+                FaceResult(
+                    track_id=tr.track_id,
+                    probability=float(self.scorer.probability(self.aggregate_track(lg))),
+                    frames=[
+                        FrameResult(
+                            index=frames.indices[pos],
+                            time=frames.times[pos],
+                            box=_scaled(d.box, 1 / frames.scale),
+                            landmarks=tuple(_scaled(pt, 1 / frames.scale) for pt in d.landmarks),
+                            detector_score=d.score,
+                            probability=float(p),
+                            enhanced=d.enhanced,
+                            size=q.size / frames.scale,
+                            sharpness=q.sharpness,
+                            yaw=q.yaw,
+                        )
+                        for pos, d, p, q in zip(tr.frame_positions, tr.detections, frame_p, tr.quality)
+                    ],
+                    quality=quality,
+                    judged=not why,
+                    not_judged_reason="; ".join(why) or None,
+                    span=(over[0], over[-1]) if over else None,
+                    components=self._components(parts, rows),
+                    dynamics=self._dynamics(tr),
+                )
+            )
         if self.explain and faces:
             t = time.perf_counter()
             faces = [replace(f, explanation=self._explain(frames, tr, f)) for f, tr in zip(faces, tracks)]
@@ -108,13 +123,31 @@ class Detector:
         timings["total"] = time.perf_counter() - t0
 
         warnings = list(frames.warnings)
-        media = MediaInfo(frames.width, frames.height, frames.fps, frames.duration, frames.rotation,
-                          frames.is_image, len(frames.images))
-        common = dict(path=str(path), threshold=threshold, model=self.scorer.name, faces=faces, media=media,
-                      timings=timings, warnings=warnings)
+        media = MediaInfo(
+            frames.width,
+            frames.height,
+            frames.fps,
+            frames.duration,
+            frames.rotation,
+            frames.is_image,
+            len(frames.images),
+        )
+        common = dict(
+            path=str(path),
+            threshold=threshold,
+            model=self.scorer.name,
+            faces=faces,
+            media=media,
+            timings=timings,
+            warnings=warnings,
+        )
         if not faces:
-            return Report(verdict="NO_FACE", probability=None,
-                          reason=f"no face found in {len(frames.images)} sampled frame(s)", **common)
+            return Report(
+                verdict="NO_FACE",
+                probability=None,
+                reason=f"no face found in {len(frames.images)} sampled frame(s)",
+                **common,
+            )
 
         if any(d.enhanced for tr in tracks for d in tr.detections):
             warnings.append("dark footage: some faces were found only after low-light enhancement")
@@ -124,19 +157,27 @@ class Detector:
         if len(faces) > 1:
             n_judged = sum(f.judged for f in faces)
             skipped = len(faces) - n_judged
-            warnings.append(f"{len(faces)} faces, {n_judged} judged" + (f" ({skipped} below the quality bar)"
-                            if skipped else "") + f": the most suspicious judged face decides at threshold "
-                            f"{threshold:.2f}")
+            warnings.append(
+                f"{len(faces)} faces, {n_judged} judged"
+                + (f" ({skipped} below the quality bar)" if skipped else "")
+                + f": the most suspicious judged face decides at threshold "
+                f"{threshold:.2f}"
+            )
         best = faces[pos]
         verdict = "FAKE" if best.probability >= threshold else "REAL"
         peak = max(best.frames, key=lambda f: f.probability)
-        where = "in the image" if frames.is_image else (
-            f"over {len(best.frames)} of {len(frames.images)} sampled frames, most at {peak.time:.1f} s")
+        where = (
+            "in the image"
+            if frames.is_image
+            else (f"over {len(best.frames)} of {len(frames.images)} sampled frames, most at {peak.time:.1f} s")
+        )
         relation = "≥" if verdict == "FAKE" else "<"
-        reason = (f"face {best.track_id} scores P(fake)={best.probability:.2f} {relation} threshold {threshold:.2f} "
-                  f"{where}")
-        return Report(verdict=verdict, probability=best.probability, reason=reason, deciding_face=best.track_id,
-                      **common)
+        reason = (
+            f"face {best.track_id} scores P(fake)={best.probability:.2f} {relation} threshold {threshold:.2f} {where}"
+        )
+        return Report(
+            verdict=verdict, probability=best.probability, reason=reason, deciding_face=best.track_id, **common
+        )
 
     def _read_while_detecting(self, path, cfg: FaceConfig) -> tuple[Frames, list[list[Detection]]]:
         """Decode on this thread while a second one finds faces in each sampled frame as it arrives: FFmpeg's
@@ -188,10 +229,15 @@ class Detector:
         image = frames.images[track.frame_positions[k]]
         label = f"face {face.track_id}  P(fake) {peak.probability:.2f}"
         return Explanation(
-            frame_index=peak.index, time=peak.time, probability=peak.probability, method=f"occlusion {grid}x{grid}",
-            heatmap=heat.round(3).tolist(), face_jpeg=xp.b64_jpeg(crop),
+            frame_index=peak.index,
+            time=peak.time,
+            probability=peak.probability,
+            method=f"occlusion {grid}x{grid}",
+            heatmap=heat.round(3).tolist(),
+            face_jpeg=xp.b64_jpeg(crop),
             heatmap_jpeg=xp.b64_jpeg(xp.heat_overlay(crop, heat)),
-            frame_jpeg=xp.b64_jpeg(xp.frame_with_box(image, _scaled(peak.box, frames.scale), label)))
+            frame_jpeg=xp.b64_jpeg(xp.frame_with_box(image, _scaled(peak.box, frames.scale), label)),
+        )
 
 
 def _summary(track: FaceTrack, frames: Frames) -> FaceQualitySummary:
@@ -199,8 +245,11 @@ def _summary(track: FaceTrack, frames: Frames) -> FaceQualitySummary:
     return FaceQualitySummary(
         size=float(np.median([x.size for x in q])) / frames.scale,
         detector_score=float(np.median([d.score for d in track.detections])),
-        sharpness=float(np.median([x.sharpness for x in q])), yaw=float(np.median([x.yaw for x in q])),
-        frames=len(track.detections), coverage=len(track.detections) / max(1, len(frames.images)))
+        sharpness=float(np.median([x.sharpness for x in q])),
+        yaw=float(np.median([x.yaw for x in q])),
+        frames=len(track.detections),
+        coverage=len(track.detections) / max(1, len(frames.images)),
+    )
 
 
 def _none_judged(faces: list[FaceResult], bar: QualityBar) -> str:
@@ -216,8 +265,13 @@ def _scaled(values: tuple[float, ...], factor: float) -> tuple[float, ...]:
     return values if factor == 1 else tuple(v * factor for v in values)
 
 
-def detect(path, model: str | None = None, num_frames: int = DEFAULT_NUM_FRAMES, threshold: float | None = None,
-           explain: bool = False) -> Report:
+def detect(
+    path,
+    model: str | None = None,
+    num_frames: int = DEFAULT_NUM_FRAMES,
+    threshold: float | None = None,
+    explain: bool = False,
+) -> Report:
     """One-call detection on the shipped model. For many inputs build a `Detector` once instead."""
     return Detector(load_scorer(model), num_frames=num_frames, threshold=threshold, explain=explain).detect(path)
 
@@ -239,4 +293,3 @@ def detect_or_error(detector: Detector, path, report_as: str | None = None) -> R
         return report if report_as is None else replace(report, path=shown)
     threshold = detector.scorer.threshold if detector.threshold is None else detector.threshold
     return Report.failed(shown, error, model=detector.scorer.name, threshold=threshold)
-

@@ -99,8 +99,9 @@ class Report:
 
     @classmethod
     def failed(cls, path: str, error: str, model: str = "", threshold: float = 0.5) -> Report:
-        return cls(path=path, verdict="ERROR", probability=None, threshold=threshold, model=model,
-                   reason=error, error=error)
+        return cls(
+            path=path, verdict="ERROR", probability=None, threshold=threshold, model=model, reason=error, error=error
+        )
 
     def to_dict(self) -> dict:
         return _finite(asdict(self))

@@ -84,8 +84,9 @@ class WorkerProcess:
     """Caller side of one worker process: started on the first request, restarted after a crash or a timeout.
     `close()` (from any thread) kills it and keeps it from restarting."""
 
-    def __init__(self, build: Callable[[], Handler], name: str = "deepfake-worker",
-                 start_timeout_s: float = START_TIMEOUT_S):
+    def __init__(
+        self, build: Callable[[], Handler], name: str = "deepfake-worker", start_timeout_s: float = START_TIMEOUT_S
+    ):
         self.build, self.name, self.start_timeout_s = build, name, start_timeout_s
         self.proc = None
         self.conn = None

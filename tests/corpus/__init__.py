@@ -37,8 +37,9 @@ CASES: tuple[Case, ...] = (
     Case("truncated_50", "truncated_50.mp4", mk.truncated(0.50), ERROR, "cannot decode"),
     Case("truncated_99", "truncated_99.mp4", mk.truncated(0.99), VERDICT),  # only the index's tail is lost
     # index first (faststart): the frames before the cut still decode, and the report says some are missing
-    Case("truncated_75_faststart", "truncated_75_faststart.mp4", mk.truncated(0.75, faststart=True), VERDICT,
-         "decoded"),
+    Case(
+        "truncated_75_faststart", "truncated_75_faststart.mp4", mk.truncated(0.75, faststart=True), VERDICT, "decoded"
+    ),
     Case("random_bytes", "random.mp4", mk.random_bytes, ERROR, "cannot decode", refused=415),
     Case("text", "notes.mp4", mk.text, ERROR, "cannot decode", refused=415),
     Case("html", "page.mp4", mk.html, ERROR, "cannot decode", refused=415),

@@ -59,8 +59,11 @@ def text(path: Path) -> None:
 
 
 def html(path: Path) -> None:
-    path.write_text("<!DOCTYPE html>\n<html><head><title>video</title></head><body>"
-                    + "<p>not a video</p>" * 300 + "<script>alert(1)</script></body></html>\n")
+    path.write_text(
+        "<!DOCTYPE html>\n<html><head><title>video</title></head><body>"
+        + "<p>not a video</p>" * 300
+        + "<script>alert(1)</script></body></html>\n"
+    )
 
 
 def zip_file(path: Path) -> None:
@@ -127,8 +130,9 @@ def png_bomb(path: Path, side: int = 20000) -> None:
     parts = [packer.compress(row) for _ in range(side)]
     idat = b"".join(parts) + packer.flush()
     ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat)
-                     + _png_chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+    )
 
 
 def png_bomb_9000(path: Path) -> None:
@@ -142,8 +146,17 @@ def long_4k(path: Path, seconds: int = 600, piece_s: int = 4, fps: int = 10) -> 
     piece = path.with_name(path.name + ".piece.mp4")
     face = drawn_face(w=3840, h=2160, cx=1920, cy=1080, s=6)
     with av.open(str(piece), "w") as out:
-        stream = out.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "crf": "38", "g": str(2 * fps),
-                                                              "keyint_min": str(2 * fps), "sc_threshold": "0"})
+        stream = out.add_stream(
+            "libx264",
+            rate=fps,
+            options={
+                "preset": "ultrafast",
+                "crf": "38",
+                "g": str(2 * fps),
+                "keyint_min": str(2 * fps),
+                "sc_threshold": "0",
+            },
+        )
         stream.width, stream.height, stream.pix_fmt = 3840, 2160, "yuv420p"
         for i in range(piece_s * fps):
             for pkt in stream.encode(av.VideoFrame.from_ndarray(np.roll(face, 4 * i, axis=1), format="rgb24")):
@@ -170,7 +183,7 @@ def twelve_faces(path: Path) -> None:
     frames = []
     for t in range(8):
         tiles = [drawn_face(cx=150 + t + 2 * k, cy=118 + k % 3) for k in range(12)]
-        rows = [np.concatenate(tiles[r * 4:(r + 1) * 4], axis=1) for r in range(3)]
+        rows = [np.concatenate(tiles[r * 4 : (r + 1) * 4], axis=1) for r in range(3)]
         frames.append(np.concatenate(rows, axis=0))
     write_video(path, frames)
 
@@ -181,7 +194,7 @@ def tiny_face(path: Path) -> None:
     frames = []
     for i in range(10):
         frame = np.full((480, 640, 3), (90, 110, 130), np.uint8)
-        frame[200:200 + small.shape[0], 280 + i:280 + i + small.shape[1]] = small
+        frame[200 : 200 + small.shape[0], 280 + i : 280 + i + small.shape[1]] = small
         frames.append(frame)
     write_video(path, frames)
 

@@ -39,13 +39,17 @@ def add_frames(s: argparse.ArgumentParser, what: str = "frames sampled evenly pe
 
 
 def add_model(s: argparse.ArgumentParser) -> None:
-    s.add_argument("--model", help="shipped model name or path to an exported .onnx (default: the shipped default; "
-                                   "see `deepfake-detect models`)")
+    s.add_argument(
+        "--model",
+        help="shipped model name or path to an exported .onnx (default: the shipped default; "
+        "see `deepfake-detect models`)",
+    )
 
 
 def add_threshold(s: argparse.ArgumentParser) -> None:
-    s.add_argument("--threshold", type=probability,
-                   help="P(fake) at or above which a face is FAKE (default: the model card's)")
+    s.add_argument(
+        "--threshold", type=probability, help="P(fake) at or above which a face is FAKE (default: the model card's)"
+    )
 
 
 def add_json(s: argparse.ArgumentParser, what: str = "print the result as one JSON object") -> None:
@@ -61,7 +65,9 @@ def show_progress(quiet: bool) -> bool:
     return not quiet and sys.stderr.isatty()
 
 
-def progress(items: Iterable[T], quiet: bool, desc: str, unit: str = "it", min_items: int = 1) -> Iterator[T] | Iterable[T]:
+def progress(
+    items: Iterable[T], quiet: bool, desc: str, unit: str = "it", min_items: int = 1
+) -> Iterator[T] | Iterable[T]:
     """A tqdm bar on stderr, only for a person watching: never when --quiet or stderr is not a terminal."""
     from tqdm import tqdm
 
@@ -85,5 +91,7 @@ def require_extra(extra: str, command: str, modules: Iterable[str] | None = None
     """Fail in one line, before any work, when the command needs an extra that is not installed."""
     missing = [m for m in (modules or EXTRAS[extra]) if importlib.util.find_spec(m) is None]
     if missing:
-        raise DeepfakeError(f"`deepfake-detect {command}` needs the {extra} extra (missing: {', '.join(missing)}): "
-                            f"pip install 'deepfake-detection[{extra}]'  (from a checkout: pip install -e \".[{extra}]\")")
+        raise DeepfakeError(
+            f"`deepfake-detect {command}` needs the {extra} extra (missing: {', '.join(missing)}): "
+            f"pip install 'deepfake-detection[{extra}]'  (from a checkout: pip install -e \".[{extra}]\")"
+        )

@@ -15,21 +15,32 @@ log = logging.getLogger(__name__)
 
 
 def register(sub) -> None:
-    s = sub.add_parser("detect", help="judge videos or images: REAL / FAKE / NO_FACE per input, per face",
-                       description="Find every face, score each face track with the model and report whether the "
-                                   "input is a deepfake, with a calibrated probability. Exit status 0 when every "
-                                   "input got a verdict, 1 when any failed.")
+    s = sub.add_parser(
+        "detect",
+        help="judge videos or images: REAL / FAKE / NO_FACE per input, per face",
+        description="Find every face, score each face track with the model and report whether the "
+        "input is a deepfake, with a calibrated probability. Exit status 0 when every "
+        "input got a verdict, 1 when any failed.",
+    )
     s.add_argument("paths", nargs="+", metavar="PATH", help="video (mp4, mov, avi, mkv, webm...) or image files")
     opt.add_json(s, "one JSON object per input per line on stdout")
     opt.add_frames(s)
     opt.add_model(s)
     opt.add_threshold(s)
-    s.add_argument("--explain", metavar="DIR", help="also explain each face: occlusion heatmap of its most suspicious "
-                                                    "frame; JPEGs (frame with box, crop, heatmap) written to DIR and "
-                                                    "the explanation added to the JSON")
-    s.add_argument("--dynamics", metavar="MODEL_JSON", help="also score each face track's landmark motion with a "
-                                                           "model from `train-dynamics` (reported per face, not "
-                                                           "used in the verdict)")
+    s.add_argument(
+        "--explain",
+        metavar="DIR",
+        help="also explain each face: occlusion heatmap of its most suspicious "
+        "frame; JPEGs (frame with box, crop, heatmap) written to DIR and "
+        "the explanation added to the JSON",
+    )
+    s.add_argument(
+        "--dynamics",
+        metavar="MODEL_JSON",
+        help="also score each face track's landmark motion with a "
+        "model from `train-dynamics` (reported per face, not "
+        "used in the verdict)",
+    )
     opt.add_quiet(s)
     s.set_defaults(func=run)
 
@@ -59,8 +70,9 @@ def run(args: argparse.Namespace) -> int:
             explain_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise DeepfakeError(f"cannot write explanations to {explain_dir}: {e.strerror}") from e
-    detector = Detector(scorer, num_frames=args.frames, threshold=args.threshold, explain=bool(args.explain),
-                        dynamics=dynamics)
+    detector = Detector(
+        scorer, num_frames=args.frames, threshold=args.threshold, explain=bool(args.explain), dynamics=dynamics
+    )
     failed = 0
     bar = opt.progress(args.paths, args.quiet, "detect", "file", min_items=2)
     for path in bar:
@@ -99,8 +111,10 @@ def human(r) -> str:
         lines.append(f"  ERROR    {r.error}")
         return "\n".join(lines)
     prob = "   -  " if r.probability is None else f"{r.probability:6.3f}"
-    lines.append(f"  {r.verdict:8s} P(fake)={prob}  threshold {r.threshold:.2f}  model {r.model}  "
-                 f"{r.timings.get('total', 0):.2f} s")
+    lines.append(
+        f"  {r.verdict:8s} P(fake)={prob}  threshold {r.threshold:.2f}  model {r.model}  "
+        f"{r.timings.get('total', 0):.2f} s"
+    )
     lines.append(f"  reason   {r.reason}")
     is_image = bool(r.media and r.media.is_image)
     if r.faces:
@@ -112,13 +126,17 @@ def human(r) -> str:
             box = f"[{x1:.0f},{y1:.0f},{x2:.0f},{y2:.0f}]"
             size = f"{f.quality.size:4.0f}" if f.quality else "   -"
             judged = "yes" if f.judged else f"no: {f.not_judged_reason}"
-            lines.append(f" {mark}{f.track_id:4d}  {f.probability:7.3f}  {len(f.frames):6d}  "
-                         f"{_seen(f, is_image):11s}  {over:16s}  {box:22s}  {size}  {judged}")
+            lines.append(
+                f" {mark}{f.track_id:4d}  {f.probability:7.3f}  {len(f.frames):6d}  "
+                f"{_seen(f, is_image):11s}  {over:16s}  {box:22s}  {size}  {judged}"
+            )
             if f.components:
                 lines.append("        models: " + ", ".join(f"{k} {v:.3f}" for k, v in f.components.items()))
             if f.dynamics:
-                lines.append(f"        landmark dynamics {f.dynamics.probability:.3f} (most telling: "
-                             f"{f.dynamics.signal}; not in the verdict)")
+                lines.append(
+                    f"        landmark dynamics {f.dynamics.probability:.3f} (most telling: "
+                    f"{f.dynamics.signal}; not in the verdict)"
+                )
     for w in r.warnings:
         lines.append(f"  warning  {w}")
     return "\n".join(lines)

@@ -11,14 +11,23 @@ from . import _options as opt
 
 
 def register(sub) -> None:
-    s = sub.add_parser("evaluate", help="score a model on labelled crops (manifest) or labelled videos",
-                       description="Frame- and video-level AUC, log loss, EER, AP, balanced accuracy, accuracy at "
-                                   "the threshold, ECE and the always-FAKE baseline; ROC and reliability PNGs. "
-                                   "A sequence model is evaluated from its run directory on a face-track manifest.")
-    s.add_argument("--model", help="shipped model name, exported .onnx path, or a sequence run directory "
-                                   "(default: the shipped default)")
-    s.add_argument("--data", required=True, help="manifest .csv of crops (several: comma-separated), a DFDC "
-                                                 "metadata.json video folder, or REAL/ FAKE/ folders")
+    s = sub.add_parser(
+        "evaluate",
+        help="score a model on labelled crops (manifest) or labelled videos",
+        description="Frame- and video-level AUC, log loss, EER, AP, balanced accuracy, accuracy at "
+        "the threshold, ECE and the always-FAKE baseline; ROC and reliability PNGs. "
+        "A sequence model is evaluated from its run directory on a face-track manifest.",
+    )
+    s.add_argument(
+        "--model",
+        help="shipped model name, exported .onnx path, or a sequence run directory (default: the shipped default)",
+    )
+    s.add_argument(
+        "--data",
+        required=True,
+        help="manifest .csv of crops (several: comma-separated), a DFDC "
+        "metadata.json video folder, or REAL/ FAKE/ folders",
+    )
     s.add_argument("--split", help="only manifest rows of this split (e.g. test)")
     opt.add_frames(s)
     opt.add_threshold(s)
@@ -37,8 +46,13 @@ def _sequence_run(args: argparse.Namespace) -> int:
     if len(y) == 0:
         raise DeepfakeError(f"no face tracks in {args.data}" + (f" with split={args.split}" if args.split else ""))
     threshold = 0.5 if args.threshold is None else args.threshold
-    result = {"model": args.model, "data": args.data, "split": args.split or "all", "threshold": threshold,
-              "video": ev.binary_metrics(y, p, threshold)}
+    result = {
+        "model": args.model,
+        "data": args.data,
+        "split": args.split or "all",
+        "threshold": threshold,
+        "video": ev.binary_metrics(y, p, threshold),
+    }
     if args.out:
         ev.write_results(result, y, p, args.out, f"{args.model} on {args.data}")
     print(json.dumps(result) if args.json else ev.markdown_table(result))
@@ -69,8 +83,9 @@ def run(args: argparse.Namespace) -> int:
         metrics, y, p = ev.evaluate_crops(scorer, samples, threshold, opt.progress_fn(args.quiet, "evaluate", "batch"))
     else:
         detector = Detector(scorer, num_frames=args.frames, threshold=threshold)
-        metrics, rows, y, p = ev.evaluate_videos(detector, samples, threshold,
-                                                 opt.progress_fn(args.quiet, "evaluate", "video"))
+        metrics, rows, y, p = ev.evaluate_videos(
+            detector, samples, threshold, opt.progress_fn(args.quiet, "evaluate", "video")
+        )
     result.update(metrics)
     if args.out:
         ev.write_results(result, y, p, args.out, f"{scorer.name} on {Path(args.data).name}", rows)

@@ -21,6 +21,8 @@ def run(args: argparse.Namespace) -> int:
 
     card = export_run(args.run, args.out, name=args.name)
     v = card["validation"]
-    print(f"wrote {args.out} (+ .json card): validation AUC {v['auc']:.4f}, log loss {v['log_loss']:.4f}, "
-          f"threshold {card['threshold']:.3f}, ONNX vs PyTorch max |diff| {card['onnx_vs_torch_max_abs_diff']:.1e}")
+    print(
+        f"wrote {args.out} (+ .json card): validation AUC {v['auc']:.4f}, log loss {v['log_loss']:.4f}, "
+        f"threshold {card['threshold']:.3f}, ONNX vs PyTorch max |diff| {card['onnx_vs_torch_max_abs_diff']:.1e}"
+    )
     return 0

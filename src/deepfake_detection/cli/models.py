@@ -22,11 +22,29 @@ def run(args: argparse.Namespace) -> int:
     rows = []
     for name in list_models():
         c = model_cfg(name)
-        rows.append({"name": name, "family": c.family, "kind": c.kind, "input_size": c.input_size,
-                     "pretrained": c.pretrained, "shipped_weights": name in shipped, "default": name == DEFAULT_MODEL})
+        rows.append(
+            {
+                "name": name,
+                "family": c.family,
+                "kind": c.kind,
+                "input_size": c.input_size,
+                "pretrained": c.pretrained,
+                "shipped_weights": name in shipped,
+                "default": name == DEFAULT_MODEL,
+            }
+        )
     for name in sorted(shipped - {r["name"] for r in rows}):
-        rows.append({"name": name, "family": "", "kind": "frame", "input_size": None, "pretrained": "",
-                     "shipped_weights": True, "default": name == DEFAULT_MODEL})
+        rows.append(
+            {
+                "name": name,
+                "family": "",
+                "kind": "frame",
+                "input_size": None,
+                "pretrained": "",
+                "shipped_weights": True,
+                "default": name == DEFAULT_MODEL,
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=None))
         return 0

@@ -17,8 +17,13 @@ def register(sub) -> None:
     s.add_argument("--out", default="sbi_preview.png", help="PNG to write (default: %(default)s)")
     s.add_argument("--n", type=opt.positive_int, default=8, help="number of faces (default: %(default)s)")
     s.add_argument("--size", type=opt.positive_int, default=128, help="crop side in px (default: %(default)s)")
-    s.add_argument("--landmarks", type=int, choices=(5, 68), default=68,
-                   help="mask from dlib's 68 points (the `sbi` extra) or YuNet's 5 (default: %(default)s)")
+    s.add_argument(
+        "--landmarks",
+        type=int,
+        choices=(5, 68),
+        default=68,
+        help="mask from dlib's 68 points (the `sbi` extra) or YuNet's 5 (default: %(default)s)",
+    )
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=run)
 

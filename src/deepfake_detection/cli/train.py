@@ -9,8 +9,11 @@ from . import _options as opt
 
 
 def register(sub) -> None:
-    s = sub.add_parser("train", help="train a registered model from a YAML config (overrides of TrainConfig)",
-                       description="Resumable: rerunning with the same --out continues from its last.pt.")
+    s = sub.add_parser(
+        "train",
+        help="train a registered model from a YAML config (overrides of TrainConfig)",
+        description="Resumable: rerunning with the same --out continues from its last.pt.",
+    )
     s.add_argument("--config", help="YAML file of TrainConfig overrides, e.g. configs/efficientnet_lite0.yaml")
     s.add_argument("--data", help="override: manifest CSV (several: comma-separated)")
     s.add_argument("--out", help="override: run directory")
@@ -43,7 +46,14 @@ def run_dynamics(args: argparse.Namespace) -> int:
     from ..train.dynamics import fit_from_manifest
 
     report = fit_from_manifest(args.data, args.out)
-    print(json.dumps(report, default=float) if args.json else
-          "\n".join(f"{k}: AUC {v['auc']:.4f}, log loss {v['log_loss']:.4f}, n {v['n']}"
-                    for k, v in report.items() if isinstance(v, dict)) + f"\nwrote {args.out}")
+    print(
+        json.dumps(report, default=float)
+        if args.json
+        else "\n".join(
+            f"{k}: AUC {v['auc']:.4f}, log loss {v['log_loss']:.4f}, n {v['n']}"
+            for k, v in report.items()
+            if isinstance(v, dict)
+        )
+        + f"\nwrote {args.out}"
+    )
     return 0

@@ -22,8 +22,11 @@ def weights_dir() -> Path:
 
 def shipped_models() -> list[str]:
     """Names of models whose weights ship inside the package (ONNX + card, or a fusion card of shipped models)."""
-    return sorted(p.stem for p in weights_dir().glob("*.json")
-                  if p.with_suffix(".onnx").is_file() or json.loads(p.read_text()).get("kind") == "fusion")
+    return sorted(
+        p.stem
+        for p in weights_dir().glob("*.json")
+        if p.with_suffix(".onnx").is_file() or json.loads(p.read_text()).get("kind") == "fusion"
+    )
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,9 @@ class FrameScorer:
     def logits(self, crops: np.ndarray, batch_size: int = 64) -> np.ndarray:
         crops = np.ascontiguousarray(crops, dtype=np.uint8)
         if crops.ndim != 4 or crops.shape[1:] != (self.input_size, self.input_size, 3):
-            raise ModelError(f"{self.name} expects crops [N, {self.input_size}, {self.input_size}, 3], got {crops.shape}")
+            raise ModelError(
+                f"{self.name} expects crops [N, {self.input_size}, {self.input_size}, 3], got {crops.shape}"
+            )
         if self.tta != "hflip":
             return self._run(crops, batch_size)
         # Crops and their mirror images in one batch: one session call instead of two for a video's 32 crops.
@@ -73,8 +78,10 @@ class FrameScorer:
         return (both[: len(crops)] + both[len(crops) :]) / 2
 
     def _run(self, crops: np.ndarray, batch_size: int) -> np.ndarray:
-        out = [self.session.run(None, {self._input: crops[i : i + batch_size]})[0].reshape(-1)
-               for i in range(0, len(crops), batch_size)]
+        out = [
+            self.session.run(None, {self._input: crops[i : i + batch_size]})[0].reshape(-1)
+            for i in range(0, len(crops), batch_size)
+        ]
         return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
 
     def probability(self, logit) -> np.ndarray:
@@ -135,8 +142,10 @@ def load_scorer(name_or_path: str | None = None, threads: int = 2) -> FrameScore
 
             shipped = ", ".join(shipped_models()) or "none"
             if name_or_path in list_models():
-                raise ModelError(f"model {name_or_path!r} is registered but ships no weights (shipped: {shipped}); "
-                                 f"train and export it, then pass the .onnx path")
+                raise ModelError(
+                    f"model {name_or_path!r} is registered but ships no weights (shipped: {shipped}); "
+                    f"train and export it, then pass the .onnx path"
+                )
             raise ModelError(f"unknown model {name_or_path!r} (shipped: {shipped}; or pass an exported .onnx path)")
     if not card_path.is_file():
         raise ModelError(f"no model card {card_path.name} next to {onnx_path.name}")

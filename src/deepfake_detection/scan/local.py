@@ -40,11 +40,13 @@ def _run(worker: WorkerProcess, path: str, timeout_s: float) -> tuple[dict | Non
 class LocalPool:
     """`workers` processes fed from a queue. Use as a context manager; `imap` yields results unordered."""
 
-    def __init__(self, options: ScanOptions, workers: int = 1,
-                 factory: Callable[[ScanOptions], FileScanner] = FileScanner):
+    def __init__(
+        self, options: ScanOptions, workers: int = 1, factory: Callable[[ScanOptions], FileScanner] = FileScanner
+    ):
         self.options = options
-        self._workers = [WorkerProcess(partial(_scanner, options, factory), name=f"deepfake-scan-{i}")
-                         for i in range(workers)]
+        self._workers = [
+            WorkerProcess(partial(_scanner, options, factory), name=f"deepfake-scan-{i}") for i in range(workers)
+        ]
         self._threads: list[threading.Thread] = []
         self._jobs: queue.Queue[str | None] = queue.Queue()
         self._results: queue.Queue = queue.Queue()

@@ -47,8 +47,14 @@ class RayPool:
     """`workers` actors. `address` None starts a local Ray instance for this scan (stopped on close); otherwise it
     connects to a running cluster ("auto", "HOST:PORT" or "ray://HOST:PORT")."""
 
-    def __init__(self, options: ScanOptions, workers: int = 1, address: str | None = None,
-                 ship_bytes: bool = False, local_cpus: int | None = None):
+    def __init__(
+        self,
+        options: ScanOptions,
+        workers: int = 1,
+        address: str | None = None,
+        ship_bytes: bool = False,
+        local_cpus: int | None = None,
+    ):
         self.ray = ray = import_ray()
         self.options, self.workers, self.ship_bytes = options, workers, ship_bytes
         self._owns_ray = not ray.is_initialized()

@@ -41,8 +41,18 @@ def write_csv(records: Iterable[dict], out: str | os.PathLike) -> Path:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     for r in _sorted(records):
-        w.writerow([r["path"], r["verdict"], _blank(r.get("probability")), len(r.get("faces") or []),
-                    _blank(r.get("duration")), _blank(r.get("size")), r.get("sha256") or "", r.get("error") or ""])
+        w.writerow(
+            [
+                r["path"],
+                r["verdict"],
+                _blank(r.get("probability")),
+                len(r.get("faces") or []),
+                _blank(r.get("duration")),
+                _blank(r.get("size")),
+                r.get("sha256") or "",
+                r.get("error") or "",
+            ]
+        )
     _atomic_write(Path(out), buf.getvalue())
     return Path(out)
 
@@ -94,13 +104,24 @@ def write_html(records: Iterable[dict], out: str | os.PathLike, title: str = "De
     e = html.escape
     counts = Counter(r["verdict"] for r in records)
     summary = "".join(f'<span><b class="v v-{v}">{v}</b> {counts.get(v, 0)}</span>' for v in VERDICTS)
-    head = [("", "str"), ("File", "str"), ("Verdict", "str"), ("P(fake)", "num"), ("Faces", "num"),
-            ("Duration (s)", "num"), ("Size (MB)", "num"), ("Scan (s)", "num")]
+    head = [
+        ("", "str"),
+        ("File", "str"),
+        ("Verdict", "str"),
+        ("P(fake)", "num"),
+        ("Faces", "num"),
+        ("Duration (s)", "num"),
+        ("Size (MB)", "num"),
+        ("Scan (s)", "num"),
+    ]
     rows, details = [], []
     for i, r in enumerate(records):
         p, v = r.get("probability"), r["verdict"]
-        thumb = (f'<img class="thumb" alt="face" src="data:image/jpeg;base64,{r["thumbnail"]}">'
-                 if r.get("thumbnail") else "")
+        thumb = (
+            f'<img class="thumb" alt="face" src="data:image/jpeg;base64,{r["thumbnail"]}">'
+            if r.get("thumbnail")
+            else ""
+        )
         size = r.get("size")
         cells = [
             (thumb, "1" if thumb else "0", ""),
@@ -144,20 +165,29 @@ def _span(span) -> str:
 
 def _detail(i: int, r: dict) -> str:
     e = html.escape
-    items = [("Verdict", f'<span class="v v-{e(r["verdict"])}">{e(r["verdict"])}</span>'),
-             ("Reason", e(r.get("reason") or "")),
-             ("P(fake)", _num(r.get("probability"), 3) or "–"),
-             ("Threshold", _num(r.get("threshold"), 3)),
-             ("Model", e(r.get("model") or "")),
-             ("Duration", (_num(r.get("duration"), 2) + " s") if r.get("duration") is not None else "–"),
-             ("Size", f'{r["size"]:,} bytes' if r.get("size") is not None else "–"),
-             ("SHA-256", f'<code>{e(r.get("sha256") or "–")}</code>')]
+    items = [
+        ("Verdict", f'<span class="v v-{e(r["verdict"])}">{e(r["verdict"])}</span>'),
+        ("Reason", e(r.get("reason") or "")),
+        ("P(fake)", _num(r.get("probability"), 3) or "–"),
+        ("Threshold", _num(r.get("threshold"), 3)),
+        ("Model", e(r.get("model") or "")),
+        ("Duration", (_num(r.get("duration"), 2) + " s") if r.get("duration") is not None else "–"),
+        ("Size", f"{r['size']:,} bytes" if r.get("size") is not None else "–"),
+        ("SHA-256", f"<code>{e(r.get('sha256') or '–')}</code>"),
+    ]
     if r.get("error"):
         items.append(("Error", e(r["error"])))
     media = r.get("media") or {}
     if media.get("width"):
-        items.append(("Media", e(f'{media["width"]}x{media["height"]}, {media.get("fps", 0):g} fps, '
-                                 f'{media.get("sampled_frames", 0)} sampled frame(s)')))
+        items.append(
+            (
+                "Media",
+                e(
+                    f"{media['width']}x{media['height']}, {media.get('fps', 0):g} fps, "
+                    f"{media.get('sampled_frames', 0)} sampled frame(s)"
+                ),
+            )
+        )
     warnings = r.get("warnings") or []
     if warnings:
         items.append(("Warnings", "<br>".join(e(w) for w in warnings)))
@@ -168,13 +198,20 @@ def _detail(i: int, r: dict) -> str:
     faces = r.get("faces") or []
     face_rows = "".join(
         f'<tr class="{"" if f.get("judged", True) else "not-judged"}">'
-        f'<td>{f["track_id"]}{" (decided)" if f["track_id"] == r.get("deciding_face") else ""}</td>'
+        f"<td>{f['track_id']}{' (decided)' if f['track_id'] == r.get('deciding_face') else ''}</td>"
         f'<td class="num">{_num(f.get("probability"), 3)}</td>'
         f'<td class="num">{len(f.get("frames") or [])}</td>'
         f'<td class="num">{_num((f.get("quality") or {}).get("size"), 0)}</td>'
-        f'<td>{_span(f.get("span"))}</td>'
-        f'<td>{"yes" if f.get("judged", True) else "no: " + e(f.get("not_judged_reason") or "")}</td></tr>'
-        for f in faces)
-    face_table = (f"<table><tr><th>Face</th><th>P(fake)</th><th>Frames</th><th>Size px</th><th>Over threshold</th>"
-                  f"<th>Judged</th></tr>{face_rows}</table>") if faces else ""
+        f"<td>{_span(f.get('span'))}</td>"
+        f"<td>{'yes' if f.get('judged', True) else 'no: ' + e(f.get('not_judged_reason') or '')}</td></tr>"
+        for f in faces
+    )
+    face_table = (
+        (
+            f"<table><tr><th>Face</th><th>P(fake)</th><th>Frames</th><th>Size px</th><th>Over threshold</th>"
+            f"<th>Judged</th></tr>{face_rows}</table>"
+        )
+        if faces
+        else ""
+    )
     return f'<section id="f{i}"><h3>{e(r["path"])}</h3><dl>{dl}</dl>{face_table}</section>'

@@ -66,7 +66,7 @@ class ResultLog:
         try:
             view = memoryview(line)
             while view:  # a single write in practice; a short write is finished, never interleaved
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             os.close(fd)

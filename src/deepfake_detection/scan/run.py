@@ -62,12 +62,24 @@ class ScanSummary:
         return asdict(self)
 
 
-def scan(paths: list[str | os.PathLike], out: str | os.PathLike, *, csv: str | os.PathLike | None = None,
-         html: str | os.PathLike | None = None, workers: int | None = None, retry_failed: bool = False,
-         model: str | None = None, num_frames: int = DEFAULT_NUM_FRAMES, threshold: float | None = None,
-         use_ray: bool = False, ray_address: str | None = None, ship_bytes: bool = False,
-         timeout_s: float = 600.0, progress: bool = True,
-         factory: Callable[[ScanOptions], FileScanner] = FileScanner) -> ScanSummary:
+def scan(
+    paths: list[str | os.PathLike],
+    out: str | os.PathLike,
+    *,
+    csv: str | os.PathLike | None = None,
+    html: str | os.PathLike | None = None,
+    workers: int | None = None,
+    retry_failed: bool = False,
+    model: str | None = None,
+    num_frames: int = DEFAULT_NUM_FRAMES,
+    threshold: float | None = None,
+    use_ray: bool = False,
+    ray_address: str | None = None,
+    ship_bytes: bool = False,
+    timeout_s: float = 600.0,
+    progress: bool = True,
+    factory: Callable[[ScanOptions], FileScanner] = FileScanner,
+) -> ScanSummary:
     """Scan every video and image under `paths` into the JSON Lines file `out` (resumable; see docs/SCAN.md).
 
     Arguments:
@@ -97,8 +109,9 @@ def scan(paths: list[str | os.PathLike], out: str | os.PathLike, *, csv: str | o
 
     workers = min(max(1, workers or default_workers()), max(1, len(todo)))  # no idle worker loading a model for nothing
     cores = available_cores()
-    options = ScanOptions(model=model, num_frames=num_frames, threshold=threshold,
-                          threads=max(1, cores // workers), timeout_s=timeout_s)
+    options = ScanOptions(
+        model=model, num_frames=num_frames, threshold=threshold, threads=max(1, cores // workers), timeout_s=timeout_s
+    )
     scanned: Counter = Counter()
     videos = 0
     backend = f"ray ({ray_address or 'local'})" if use_ray else "local"
@@ -113,8 +126,9 @@ def scan(paths: list[str | os.PathLike], out: str | os.PathLike, *, csv: str | o
 
     from tqdm import tqdm
 
-    bar = tqdm(total=len(todo), desc="scan", unit="file", file=sys.stderr, disable=not progress or not todo,
-               dynamic_ncols=True)
+    bar = tqdm(
+        total=len(todo), desc="scan", unit="file", file=sys.stderr, disable=not progress or not todo, dynamic_ncols=True
+    )
     try:
         if pool is not None:
             with pool:
@@ -136,13 +150,19 @@ def scan(paths: list[str | os.PathLike], out: str | os.PathLike, *, csv: str | o
     verdicts = Counter(r["verdict"] for r in current)
     n = sum(scanned.values())
     summary = ScanSummary(
-        out=str(out), files=len(found.files), scanned=n, already_done=already,
+        out=str(out),
+        files=len(found.files),
+        scanned=n,
+        already_done=already,
         verdicts={v: verdicts.get(v, 0) for v in ("REAL", "FAKE", "NO_FACE", "ERROR")},
-        errors=verdicts.get("ERROR", 0), skipped_non_media=found.non_media,
-        skipped_unreadable=dict(found.unreadable), elapsed_s=round(elapsed, 2),
+        errors=verdicts.get("ERROR", 0),
+        skipped_non_media=found.non_media,
+        skipped_unreadable=dict(found.unreadable),
+        elapsed_s=round(elapsed, 2),
         files_per_min=round(60 * n / elapsed, 2) if n else 0.0,
         videos_per_min=round(60 * videos / elapsed, 2) if videos else 0.0,
-        backend=backend, workers=workers,
+        backend=backend,
+        workers=workers,
         threads_per_worker=options.threads,
         csv=str(write_csv(results, csv)) if csv else None,
         html=str(write_html(results, html)) if html else None,
@@ -150,8 +170,7 @@ def scan(paths: list[str | os.PathLike], out: str | os.PathLike, *, csv: str | o
     return summary
 
 
-def _plan(files: list[str], results: ResultLog,
-          retry_failed: bool) -> tuple[list[str], set[str], int, dict[str, int]]:
+def _plan(files: list[str], results: ResultLog, retry_failed: bool) -> tuple[list[str], set[str], int, dict[str, int]]:
     """Which files to scan, which old records to drop first, how many are already done, and each file's
     modification time (ns) as seen now.
 
@@ -169,8 +188,12 @@ def _plan(files: list[str], results: ResultLog,
         if old is None:
             todo.append(path)
             continue
-        if st is not None and old.get("sha256") and old.get("size") == st.st_size \
-                and old.get("mtime_ns") == st.st_mtime_ns:
+        if (
+            st is not None
+            and old.get("sha256")
+            and old.get("size") == st.st_size
+            and old.get("mtime_ns") == st.st_mtime_ns
+        ):
             sha256 = old["sha256"]  # quick check: same size and time stamp
         else:
             try:

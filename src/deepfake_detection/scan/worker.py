@@ -45,8 +45,15 @@ def file_digest(path: str | os.PathLike) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
-def failed_record(path: str, error: str, model: str, threshold: float, sha256: str | None = None,
-                  size: int | None = None, elapsed_s: float = 0.0) -> dict:
+def failed_record(
+    path: str,
+    error: str,
+    model: str,
+    threshold: float,
+    sha256: str | None = None,
+    size: int | None = None,
+    elapsed_s: float = 0.0,
+) -> dict:
     rec = Report.failed(path, error, model=model, threshold=threshold).to_dict()
     rec.update(sha256=sha256, size=size, duration=None, elapsed_s=round(elapsed_s, 3), thumbnail=None)
     return rec
@@ -79,16 +86,22 @@ class FileScanner:
         self.scorer = load_scorer(options.model, threads=options.threads)
         self.threshold = self.scorer.threshold if options.threshold is None else options.threshold
         self._tracks = _TrackRecorder()
-        self.detector = Detector(self.scorer, num_frames=options.num_frames, threshold=options.threshold,
-                                 track=self._tracks)
+        self.detector = Detector(
+            self.scorer, num_frames=options.num_frames, threshold=options.threshold, track=self._tracks
+        )
 
     def scan(self, path: str) -> dict:
         t0 = time.perf_counter()
         try:
             sha256, size = file_digest(path)
         except OSError as e:
-            return failed_record(path, f"cannot read {Path(path).name}: {e.strerror}", self.scorer.name,
-                                 self.threshold, elapsed_s=time.perf_counter() - t0)
+            return failed_record(
+                path,
+                f"cannot read {Path(path).name}: {e.strerror}",
+                self.scorer.name,
+                self.threshold,
+                elapsed_s=time.perf_counter() - t0,
+            )
         return self._detect(path, path, sha256, size, t0)
 
     def scan_bytes(self, path: str, data: bytes) -> dict:
@@ -102,8 +115,15 @@ class FileScanner:
             local.write_bytes(data)
             return self._detect(str(local), path, sha256, size, t0)
         except OSError as e:
-            return failed_record(path, f"cannot stage {Path(path).name} on this worker: {e.strerror}",
-                                 self.scorer.name, self.threshold, sha256, size, time.perf_counter() - t0)
+            return failed_record(
+                path,
+                f"cannot stage {Path(path).name} on this worker: {e.strerror}",
+                self.scorer.name,
+                self.threshold,
+                sha256,
+                size,
+                time.perf_counter() - t0,
+            )
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -116,9 +136,13 @@ class FileScanner:
         finally:
             self._tracks.last = []  # crops of a whole video: do not keep them until the next file
         rec = report.to_dict()
-        rec.update(sha256=sha256, size=size,
-                   duration=None if report.verdict == "ERROR" or report.media.is_image else rec["media"]["duration"],
-                   elapsed_s=round(time.perf_counter() - t0, 3), thumbnail=thumbnail)
+        rec.update(
+            sha256=sha256,
+            size=size,
+            duration=None if report.verdict == "ERROR" or report.media.is_image else rec["media"]["duration"],
+            elapsed_s=round(time.perf_counter() - t0, 3),
+            thumbnail=thumbnail,
+        )
         return rec
 
     def _thumbnail(self, report: Report) -> str | None:

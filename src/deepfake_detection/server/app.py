@@ -95,16 +95,28 @@ class TokenAuth:
         if scope["type"] == "http" and scope["path"].startswith("/api/"):
             given = dict(scope["headers"]).get(b"authorization", b"")
             if not hmac.compare_digest(given, self.expected):
-                return await _send_json(send, 401, {"error": "missing or wrong API token (Authorization: Bearer "
-                                                             "<token>)"}, [(b"www-authenticate", b"Bearer")])
+                return await _send_json(
+                    send,
+                    401,
+                    {"error": "missing or wrong API token (Authorization: Bearer <token>)"},
+                    [(b"www-authenticate", b"Bearer")],
+                )
         return await self.app(scope, receive, send)
 
 
 async def _send_json(send, status: int, body: dict, headers: list | None = None) -> None:
     data = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
-                            *(headers or [])]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": data})
 
 
@@ -134,9 +146,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             workers.stop()
 
-    app = FastAPI(title="deepfake-detect", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description="Upload a video or image; get REAL / FAKE / NO_FACE per face with a calibrated "
-                              "probability, where in the video, and a heatmap of the evidence.")
+    app = FastAPI(
+        title="deepfake-detect",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        description="Upload a video or image; get REAL / FAKE / NO_FACE per face with a calibrated "
+        "probability, where in the video, and a heatmap of the evidence.",
+    )
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
     if settings.token:
         app.add_middleware(TokenAuth, token=settings.token)  # outermost: refused before any byte is read
@@ -166,8 +184,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def store_error(request: Request, exc: sqlite3.OperationalError):
         if "full" in str(exc):  # SQLITE_FULL: the disk under the data dir filled up between two requests
             log.error("scan store: %s", exc)
-            return JSONResponse({"error": "the server is out of disk space; retry later"}, 507,
-                                headers={"Retry-After": str(scans.RETRY_AFTER_S)})
+            return JSONResponse(
+                {"error": "the server is out of disk space; retry later"},
+                507,
+                headers={"Retry-After": str(scans.RETRY_AFTER_S)},
+            )
         log.exception("scan store error on %s %s", request.method, request.url.path)
         return JSONResponse({"error": "internal server error"}, 500)
 

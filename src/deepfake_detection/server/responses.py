@@ -7,8 +7,13 @@ from typing import Any
 
 from .schemas import ErrorBody
 
-_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "required": True,
-                                "schema": {"type": "integer", "minimum": 1}}}
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "seconds to wait before retrying",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
 
 _WHY = {
     400: "the upload is empty or its form could not be parsed",

@@ -36,16 +36,25 @@ class ScanSummary(BaseModel):
     @classmethod
     def of(cls, r: ScanRecord) -> ScanSummary:
         report = r.report or {}
-        return cls(id=r.id, status=r.status, filename=r.filename, size=r.size, created=_when(r.created),
-                   finished=_when(r.finished), verdict=report.get("verdict"), probability=report.get("probability"),
-                   error=r.error)
+        return cls(
+            id=r.id,
+            status=r.status,
+            filename=r.filename,
+            size=r.size,
+            created=_when(r.created),
+            finished=_when(r.finished),
+            verdict=report.get("verdict"),
+            probability=report.get("probability"),
+            error=r.error,
+        )
 
 
 class ScanPublic(ScanSummary):
     sha256: str
     started: datetime | None
-    report: dict[str, Any] | None = Field(None, description="the `deepfake-detect detect --json` report, with "
-                                                            "explanations (heatmap, pictures) per face")
+    report: dict[str, Any] | None = Field(
+        None, description="the `deepfake-detect detect --json` report, with explanations (heatmap, pictures) per face"
+    )
 
     @classmethod
     def of(cls, r: ScanRecord) -> ScanPublic:

@@ -54,9 +54,11 @@ class Settings:
         if self.max_upload_mb <= 0 or self.scan_timeout_s <= 0 or self.num_frames < 1:
             raise ConfigError("max_upload_mb, scan_timeout_s and num_frames must be positive")
         if not self.token and not self.insecure_no_token and not is_loopback(self.host):
-            raise ConfigError(f"refusing to listen on {self.host} without an API token: set --token (or "
-                              f"DEEPFAKE_TOKEN), or pass --insecure-no-token if something in front already "
-                              f"authenticates clients")
+            raise ConfigError(
+                f"refusing to listen on {self.host} without an API token: set --token (or "
+                f"DEEPFAKE_TOKEN), or pass --insecure-no-token if something in front already "
+                f"authenticates clients"
+            )
 
 
 def is_loopback(host: str) -> bool:

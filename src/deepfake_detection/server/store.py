@@ -64,8 +64,11 @@ class ScanStore:
     def create(self, sha256: str, filename: str, size: int, keep: bool) -> ScanRecord:
         scan_id = uuid.uuid4().hex
         with closing(self._connect()) as db, db:
-            db.execute("INSERT INTO scans (id, sha256, filename, size, status, keep, created) "
-                       "VALUES (?, ?, ?, ?, 'queued', ?, ?)", (scan_id, sha256, filename, size, int(keep), time.time()))
+            db.execute(
+                "INSERT INTO scans (id, sha256, filename, size, status, keep, created) "
+                "VALUES (?, ?, ?, ?, 'queued', ?, ?)",
+                (scan_id, sha256, filename, size, int(keep), time.time()),
+            )
         return self.get(scan_id)
 
     def get(self, scan_id: str) -> ScanRecord | None:
@@ -76,8 +79,9 @@ class ScanStore:
     def find_reusable(self, sha256: str) -> ScanRecord | None:
         """The latest scan of identical content that is done or on its way (a failed one is worth retrying)."""
         with closing(self._connect()) as db:
-            row = db.execute("SELECT * FROM scans WHERE sha256 = ? AND status != 'failed' "
-                             "ORDER BY created DESC LIMIT 1", (sha256,)).fetchone()
+            row = db.execute(
+                "SELECT * FROM scans WHERE sha256 = ? AND status != 'failed' ORDER BY created DESC LIMIT 1", (sha256,)
+            ).fetchone()
         return _record(row) if row else None
 
     def recent(self, limit: int = 20, offset: int = 0) -> tuple[list[ScanRecord], int]:
@@ -91,8 +95,13 @@ class ScanStore:
 
     def finish(self, scan_id: str, report: dict | None = None, error: str | None = None) -> None:
         status = "failed" if error is not None else "done"
-        self._update(scan_id, status=status, finished=time.time(),
-                     report=json.dumps(report) if report is not None else None, error=error)
+        self._update(
+            scan_id,
+            status=status,
+            finished=time.time(),
+            report=json.dumps(report) if report is not None else None,
+            error=error,
+        )
 
     def _update(self, scan_id: str, **fields) -> None:
         cols = ", ".join(f"{k} = ?" for k in fields)
@@ -114,7 +123,16 @@ class ScanStore:
 
 
 def _record(row: sqlite3.Row) -> ScanRecord:
-    return ScanRecord(id=row["id"], sha256=row["sha256"], filename=row["filename"], size=row["size"],
-                      status=row["status"], keep=bool(row["keep"]), created=row["created"], started=row["started"],
-                      finished=row["finished"], report=json.loads(row["report"]) if row["report"] else None,
-                      error=row["error"])
+    return ScanRecord(
+        id=row["id"],
+        sha256=row["sha256"],
+        filename=row["filename"],
+        size=row["size"],
+        status=row["status"],
+        keep=bool(row["keep"]),
+        created=row["created"],
+        started=row["started"],
+        finished=row["finished"],
+        report=json.loads(row["report"]) if row["report"] else None,
+        error=row["error"],
+    )

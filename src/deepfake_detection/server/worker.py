@@ -74,8 +74,9 @@ class ScanWorkers:
         self._stopping = False
         threads = max(1, (os.cpu_count() or 2) // settings.workers)
         build = partial(_detector, settings.model, settings.num_frames, threads)
-        self._procs = [WorkerProcess(build, name="deepfake-scan", start_timeout_s=START_TIMEOUT_S)
-                       for _ in range(settings.workers)]
+        self._procs = [
+            WorkerProcess(build, name="deepfake-scan", start_timeout_s=START_TIMEOUT_S) for _ in range(settings.workers)
+        ]
 
     @property
     def pending(self) -> int:

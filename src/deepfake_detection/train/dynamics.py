@@ -28,8 +28,15 @@ def track_table(manifest: str | Path) -> list[dict]:
         feats = track_features([json.loads(r["landmarks"]) for r in rows], [json.loads(r["box"]) for r in rows])
         if feats is not None:
             r = rows[0]
-            out.append({"video": video, "y": int(r["label"].upper() == "FAKE"), "group": r["group"],
-                        "split": r["split"], "features": feats})
+            out.append(
+                {
+                    "video": video,
+                    "y": int(r["label"].upper() == "FAKE"),
+                    "group": r["group"],
+                    "split": r["split"],
+                    "features": feats,
+                }
+            )
     return out
 
 
@@ -51,5 +58,7 @@ def fit_from_manifest(manifest: str | Path, out: str | Path) -> dict:
             y, p = map(np.array, zip(*per_video.values()))
             report[split] = binary_metrics(y, p)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(json.dumps(model.to_json() | {"trained_on": str(manifest), "metrics": report}, indent=2) + "\n")
+    Path(out).write_text(
+        json.dumps(model.to_json() | {"trained_on": str(manifest), "metrics": report}, indent=2) + "\n"
+    )
     return report

@@ -49,8 +49,9 @@ def export_run(run: str | Path, out: str | Path, name: str | None = None, tolera
     out.parent.mkdir(parents=True, exist_ok=True)
     example = torch.from_numpy(np.ascontiguousarray(x_val[:2]))
     batch = torch.export.Dim("batch", min=1, max=1024)
-    prog = torch.onnx.export(model, (example,), dynamo=True, dynamic_shapes=({0: batch},),
-                             input_names=["crops"], output_names=["logits"])
+    prog = torch.onnx.export(
+        model, (example,), dynamo=True, dynamic_shapes=({0: batch},), input_names=["crops"], output_names=["logits"]
+    )
     prog.optimize()
     proto = prog.model_proto
     onnx.save_model(proto, out, save_as_external_data=False)

@@ -24,8 +24,9 @@ log = logging.getLogger(__name__)
 EXTRA_FIELDS = ("box", "landmarks", "detector_score")
 
 
-def extract_faces(videos: list[Sample], out: str | Path, num_frames: int = DEFAULT_NUM_FRAMES, crop_size: int = 224,
-                  progress=None) -> dict[str, int]:
+def extract_faces(
+    videos: list[Sample], out: str | Path, num_frames: int = DEFAULT_NUM_FRAMES, crop_size: int = 224, progress=None
+) -> dict[str, int]:
     """Extract crops for every video; returns counts of videos done, skipped (already done), failed, no face."""
     out = Path(out)
     (out / "crops").mkdir(parents=True, exist_ok=True)
@@ -57,12 +58,22 @@ def extract_faces(videos: list[Sample], out: str | Path, num_frames: int = DEFAU
                 for pos, det, crop in zip(tr.frame_positions, tr.detections, tr.crops):
                     rel = Path("crops") / vid / f"{tr.track_id}_{frames.indices[pos]:06d}.jpg"
                     cv2.imwrite(str(out / rel), crop[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
-                    writer.writerow([str(rel), s.label, s.group, s.split, vid, tr.track_id,
-                                     f"{frames.times[pos]:.3f}",  # coordinates in source pixels, as in reports
-                                     json.dumps([round(v / frames.scale, 1) for v in det.box]),
-                                     json.dumps([[round(x / frames.scale, 1), round(y / frames.scale, 1)]
-                                                 for x, y in det.landmarks]),
-                                     f"{det.score:.3f}"])
+                    writer.writerow(
+                        [
+                            str(rel),
+                            s.label,
+                            s.group,
+                            s.split,
+                            vid,
+                            tr.track_id,
+                            f"{frames.times[pos]:.3f}",  # coordinates in source pixels, as in reports
+                            json.dumps([round(v / frames.scale, 1) for v in det.box]),
+                            json.dumps(
+                                [[round(x / frames.scale, 1), round(y / frames.scale, 1)] for x, y in det.landmarks]
+                            ),
+                            f"{det.score:.3f}",
+                        ]
+                    )
                     counts["crops"] += 1
             mf.flush()
             df.write(key + "\n")

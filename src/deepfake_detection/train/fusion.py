@@ -118,8 +118,16 @@ def video_probabilities(scorer, paths: list[Path], num_frames: int = DEFAULT_NUM
     return np.array(out)
 
 
-def operating_point(scorer, p_val: np.ndarray, y_val: np.ndarray, target_fpr: float, real_dir: Path | None = None,
-                    work: Path = Path("data/real_variants"), num_frames: int = DEFAULT_NUM_FRAMES, progress=None) -> dict:
+def operating_point(
+    scorer,
+    p_val: np.ndarray,
+    y_val: np.ndarray,
+    target_fpr: float,
+    real_dir: Path | None = None,
+    work: Path = Path("data/real_variants"),
+    num_frames: int = DEFAULT_NUM_FRAMES,
+    progress=None,
+) -> dict:
     """Card fields `threshold`, `threshold_rule` and `operating_point` for a calibrated scorer: the lowest threshold
     (≥ 0.5) flagging at most `target_fpr` of the validation REAL crops and, when `real_dir` is given, of its REAL
     videos re-encoded (`recompressed`) and run through the full pipeline; plus what that threshold flags."""
@@ -133,18 +141,29 @@ def operating_point(scorer, p_val: np.ndarray, y_val: np.ndarray, target_fpr: fl
             raise DeepfakeError(f"no face found in any video of {real_dir}")
         threshold = max(threshold, threshold_for_fpr(found, target_fpr))
         rule += f", ≤{target_fpr:.0%} of held-apart REAL videos flagged"
-        op = {"real_videos": int(len(found)),
-              "real_sources": sorted(p.name for p in real_dir.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES),
-              "real_videos_flagged": float((found >= threshold).mean()),
-              "real_videos_no_face": int(np.isnan(real_p).sum())}
-    op.update(threshold=threshold, val_real_crops_flagged=float((p_val[y_val == 0] >= threshold).mean()),
-              val_fake_crops_caught=float((p_val[y_val == 1] >= threshold).mean()))
+        op = {
+            "real_videos": int(len(found)),
+            "real_sources": sorted(p.name for p in real_dir.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES),
+            "real_videos_flagged": float((found >= threshold).mean()),
+            "real_videos_no_face": int(np.isnan(real_p).sum()),
+        }
+    op.update(
+        threshold=threshold,
+        val_real_crops_flagged=float((p_val[y_val == 0] >= threshold).mean()),
+        val_fake_crops_caught=float((p_val[y_val == 1] >= threshold).mean()),
+    )
     return {"threshold": threshold, "threshold_rule": rule + ")", "operating_point": op}
 
 
 def build_card(name: str, components: list[str], weights: np.ndarray, bias: float, input_size: int) -> dict:
-    return {"name": name, "kind": "fusion", "components": components, "weights": [float(w) for w in weights],
-            "bias": bias, "input_size": input_size}
+    return {
+        "name": name,
+        "kind": "fusion",
+        "components": components,
+        "weights": [float(w) for w in weights],
+        "bias": bias,
+        "input_size": input_size,
+    }
 
 
 def component_metrics(scorers: list[FrameScorer], z_val: np.ndarray, y_val: np.ndarray) -> dict:
@@ -159,9 +178,19 @@ def write_card(card: dict, out: Path) -> None:
     out.write_text(json.dumps(card, indent=2) + "\n")
 
 
-def fuse_models(models: list[str], data: str, out: Path, name: str, target_fpr: float, real_dir: Path | None,
-                work: Path, frames: int = DEFAULT_NUM_FRAMES, sbi: float = 0.0, cache_dir: Path = Path("data/cache"),
-                progress=None) -> dict:
+def fuse_models(
+    models: list[str],
+    data: str,
+    out: Path,
+    name: str,
+    target_fpr: float,
+    real_dir: Path | None,
+    work: Path,
+    frames: int = DEFAULT_NUM_FRAMES,
+    sbi: float = 0.0,
+    cache_dir: Path = Path("data/cache"),
+    progress=None,
+) -> dict:
     """Stack frame models (logistic regression on the manifest's validation crops, plus self-blends of `sbi` of its
     REAL crops as a second FAKE family), set the operating point and write the fusion card to `out`."""
     import os
@@ -188,9 +217,10 @@ def fuse_models(models: list[str], data: str, out: Path, name: str, target_fpr: 
     card.update(point, validation=component_metrics(scorers, z_val, y_val))
     card["validation"][name] = binary_metrics(y_val, p_val, point["threshold"])
     if sbi > 0:
-        card["stacking_set"] = {"validation_crops": int(len(y_val)), "self_blends": int(len(z_sbi)),
-                                "self_blends_caught": float((fused.probability(z_sbi @ weights + bias)
-                                                             >= point["threshold"]).mean())}
+        card["stacking_set"] = {
+            "validation_crops": int(len(y_val)),
+            "self_blends": int(len(z_sbi)),
+            "self_blends_caught": float((fused.probability(z_sbi @ weights + bias) >= point["threshold"]).mean()),
+        }
     write_card(card, out)
     return card
-

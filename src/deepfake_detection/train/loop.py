@@ -68,12 +68,25 @@ class RunState:
         improved = score < self.best
         if improved:
             self.best, self.stale = score, 0
-            _save(torch, {"model": model.state_dict(), "cfg": dataclasses.asdict(self.cfg), "metrics": metrics},
-                  self.run / "best.pt")
+            _save(
+                torch,
+                {"model": model.state_dict(), "cfg": dataclasses.asdict(self.cfg), "metrics": metrics},
+                self.run / "best.pt",
+            )
         else:
             self.stale += 1
-        _save(torch, dict(model=model.state_dict(), opt=opt.state_dict(), step=self.step, best=self.best,
-                          stale=self.stale, elapsed=self.wall_s), self.run / "last.pt")
+        _save(
+            torch,
+            dict(
+                model=model.state_dict(),
+                opt=opt.state_dict(),
+                step=self.step,
+                best=self.best,
+                stale=self.stale,
+                elapsed=self.wall_s,
+            ),
+            self.run / "last.pt",
+        )
         return improved
 
 

@@ -60,12 +60,23 @@ def real_footage_items(manifest: str | Path, folder: str | Path, seed: int = 0) 
         rows = list(csv.DictReader(f))
     if not rows or not {"file", "kind", "condition", "source_repo"} <= set(rows[0]):
         raise DeepfakeError(f"{manifest}: needs the columns file, kind, condition, source_repo")
-    _, held = next(StratifiedGroupKFold(2, shuffle=True, random_state=seed).split(
-        rows, [r["condition"] for r in rows], [r["source_repo"] for r in rows]))
+    _, held = next(
+        StratifiedGroupKFold(2, shuffle=True, random_state=seed).split(
+            rows, [r["condition"] for r in rows], [r["source_repo"] for r in rows]
+        )
+    )
     held = set(held.tolist())
-    items = [Item(str(Path(folder) / r["file"]), "REAL", "real_footage", r["condition"], r["kind"] == "photo",
-                  "held_apart" if i in held else "calibration")
-             for i, r in enumerate(rows)]
+    items = [
+        Item(
+            str(Path(folder) / r["file"]),
+            "REAL",
+            "real_footage",
+            r["condition"],
+            r["kind"] == "photo",
+            "held_apart" if i in held else "calibration",
+        )
+        for i, r in enumerate(rows)
+    ]
     present = [it for it in items if Path(it.path).is_file()]
     if not present:
         raise DeepfakeError(f"no file of {manifest} found in {folder}")
@@ -74,8 +85,11 @@ def real_footage_items(manifest: str | Path, folder: str | Path, seed: int = 0) 
 
 def video_items(samples, parts: dict[str, str]) -> list[Item]:
     """Labelled videos (Samples with a split) as Items: `parts` maps a split (val, test) to the part it plays."""
-    return [Item(s.path, s.label, s.source, "talking_head" if s.label == "REAL" else s.method, False, parts[s.split])
-            for s in samples if s.split in parts]
+    return [
+        Item(s.path, s.label, s.source, "talking_head" if s.label == "REAL" else s.method, False, parts[s.split])
+        for s in samples
+        if s.split in parts
+    ]
 
 
 def score(detector, items: list[Item], cache: Path, progress=None) -> dict[str, list[Face]]:
@@ -94,9 +108,21 @@ def score(detector, items: list[Item], cache: Path, progress=None) -> dict[str, 
             except DeepfakeError as e:
                 log.warning("skipping %s: %s", it.path, e)
                 report = None
-            faces = [] if report is None else [
-                Face(f.probability, f.quality.size, f.quality.sharpness, f.quality.yaw, f.quality.frames,
-                     report.media.sampled_frames) for f in report.faces]
+            faces = (
+                []
+                if report is None
+                else [
+                    Face(
+                        f.probability,
+                        f.quality.size,
+                        f.quality.sharpness,
+                        f.quality.yaw,
+                        f.quality.frames,
+                        report.media.sampled_frames,
+                    )
+                    for f in report.faces
+                ]
+            )
             done[it.path] = faces
             out.write(json.dumps({"path": it.path, "faces": [asdict(f) for f in faces]}) + "\n")
             out.flush()
@@ -116,21 +142,26 @@ def verdict(faces: list[Face], bar: QualityBar, threshold: float, rule: FacesRul
     return ("FAKE" if faces[pos].probability >= t else "REAL"), sum(judged_)
 
 
-def flagged_share(items: list[Item], faces: dict[str, list[Face]], bar: QualityBar, threshold: float,
-                  rule: FacesRule | None) -> float:
+def flagged_share(
+    items: list[Item], faces: dict[str, list[Face]], bar: QualityBar, threshold: float, rule: FacesRule | None
+) -> float:
     if not items:
         return 0.0
     return float(np.mean([verdict(faces[it.path], bar, threshold, rule)[0] == "FAKE" for it in items]))
 
 
 def judged_real_faces(items: list[Item], faces: dict[str, list[Face]], bar: QualityBar) -> np.ndarray:
-    return np.array([f.probability for it in items if it.label == "REAL" for f in faces[it.path]
-                     if judged(f, bar)])
+    return np.array([f.probability for it in items if it.label == "REAL" for f in faces[it.path] if judged(f, bar)])
 
 
-def choose_threshold(real_sets: dict[str, list[Item]], faces: dict[str, list[Face]], bar: QualityBar,
-                     target_fpr: float, floor: float = 0.5, val_real_crops: np.ndarray | None = None
-                     ) -> tuple[float, FacesRule]:
+def choose_threshold(
+    real_sets: dict[str, list[Item]],
+    faces: dict[str, list[Face]],
+    bar: QualityBar,
+    target_fpr: float,
+    floor: float = 0.5,
+    val_real_crops: np.ndarray | None = None,
+) -> tuple[float, FacesRule]:
     """The lowest single-face threshold (≥ floor) at which every calibration set flags at most `target_fpr` of
     its real items with the number-of-faces rule fitted on their judged real faces (and, when given, at most
     `target_fpr` of the validation REAL crops are flagged)."""
@@ -157,8 +188,9 @@ def _faces_bucket(k: int) -> str:
     return "0 (NO_FACE)" if k == 0 else "1" if k == 1 else "2-3" if k <= 3 else "4+"
 
 
-def false_alarm_table(items: list[Item], faces: dict[str, list[Face]], bar: QualityBar, threshold: float,
-                      rule: FacesRule | None) -> dict:
+def false_alarm_table(
+    items: list[Item], faces: dict[str, list[Face]], bar: QualityBar, threshold: float, rule: FacesRule | None
+) -> dict:
     """Real items flagged, by condition (photos as their own row) and by number of judged faces."""
     rows: dict[str, dict[str, list]] = {"condition": defaultdict(list), "judged_faces": defaultdict(list)}
     for it in items:
@@ -166,14 +198,22 @@ def false_alarm_table(items: list[Item], faces: dict[str, list[Face]], bar: Qual
         rows["condition"]["photo" if it.is_image else it.condition].append(v)
         rows["condition"]["all"].append(v)
         rows["judged_faces"][_faces_bucket(k)].append(v)
-    return {axis: {key: {"items": len(vs), "flagged": float(np.mean([v == "FAKE" for v in vs])),
-                         "no_face": float(np.mean([v == "NO_FACE" for v in vs]))}
-                   for key, vs in sorted(table.items())}
-            for axis, table in rows.items()}
+    return {
+        axis: {
+            key: {
+                "items": len(vs),
+                "flagged": float(np.mean([v == "FAKE" for v in vs])),
+                "no_face": float(np.mean([v == "NO_FACE" for v in vs])),
+            }
+            for key, vs in sorted(table.items())
+        }
+        for axis, table in rows.items()
+    }
 
 
-def caught_table(items: list[Item], faces: dict[str, list[Face]], bar: QualityBar, threshold: float,
-                 rule: FacesRule | None) -> dict:
+def caught_table(
+    items: list[Item], faces: dict[str, list[Face]], bar: QualityBar, threshold: float, rule: FacesRule | None
+) -> dict:
     """Fake videos caught per source and method at this operating point."""
     table: dict[str, list[str]] = defaultdict(list)
     for it in items:
@@ -181,14 +221,29 @@ def caught_table(items: list[Item], faces: dict[str, list[Face]], bar: QualityBa
         if it.condition:
             table[f"{it.source}/{it.condition}"].append(v)
         table[it.source].append(v)
-    return {key: {"videos": len(vs), "caught": float(np.mean([v == "FAKE" for v in vs])),
-                  "no_face": float(np.mean([v == "NO_FACE" for v in vs]))} for key, vs in sorted(table.items())}
+    return {
+        key: {
+            "videos": len(vs),
+            "caught": float(np.mean([v == "FAKE" for v in vs])),
+            "no_face": float(np.mean([v == "NO_FACE" for v in vs])),
+        }
+        for key, vs in sorted(table.items())
+    }
 
 
-def calibrate_on_footage(scorer, val, p_val: np.ndarray, target_fpr: float, work: Path,
-                         real_footage: tuple[str, str], talking_heads: tuple[str, str] | None = None,
-                         reencode: Path | None = None, fake_videos: list[str] = (), frames: int = DEFAULT_NUM_FRAMES,
-                         progress=None) -> dict:
+def calibrate_on_footage(
+    scorer,
+    val,
+    p_val: np.ndarray,
+    target_fpr: float,
+    work: Path,
+    real_footage: tuple[str, str],
+    talking_heads: tuple[str, str] | None = None,
+    reencode: Path | None = None,
+    fake_videos: list[str] = (),
+    frames: int = DEFAULT_NUM_FRAMES,
+    progress=None,
+) -> dict:
     """Card fields for a calibrated scorer: `threshold` (one judged face), `faces_rule` (how it rises with the
     number of judged faces), `quality_bar`, and `operating_point` (calibration sets, held-apart false alarms by
     condition and by number of judged faces, fakes caught per source)."""
@@ -201,20 +256,41 @@ def calibrate_on_footage(scorer, val, p_val: np.ndarray, target_fpr: float, work
 
     bar = QualityBar.from_card(scorer.card)
     rf = real_footage_items(*real_footage)
-    th = video_items(talking_head_videos(*talking_heads), {"val": "calibration", "test": "held_apart"}) \
-        if talking_heads else []
-    reenc = [Item(str(p), "REAL", "talking_head_reencoded", "single_face", False, "calibration")
-             for p in recompressed(reencode, work / "real_variants")] if reencode else []
-    fakes = [Item(s.path, s.label, Path(folder).name, "", False, "held_apart")
-             for folder in fake_videos for s in load_real_fake_folder(folder)]
+    th = (
+        video_items(talking_head_videos(*talking_heads), {"val": "calibration", "test": "held_apart"})
+        if talking_heads
+        else []
+    )
+    reenc = (
+        [
+            Item(str(p), "REAL", "talking_head_reencoded", "single_face", False, "calibration")
+            for p in recompressed(reencode, work / "real_variants")
+        ]
+        if reencode
+        else []
+    )
+    fakes = [
+        Item(s.path, s.label, Path(folder).name, "", False, "held_apart")
+        for folder in fake_videos
+        for s in load_real_fake_folder(folder)
+    ]
     items = rf + th + reenc + fakes
-    key = hashlib.sha1(json.dumps([scorer.card.get("onnx_sha256"), scorer.calibration.a, scorer.calibration.b,
-                                   scorer.tta, frames]).encode()).hexdigest()[:12]
+    key = hashlib.sha1(
+        json.dumps(
+            [scorer.card.get("onnx_sha256"), scorer.calibration.a, scorer.calibration.b, scorer.tta, frames]
+        ).encode()
+    ).hexdigest()[:12]
     faces = score(Detector(scorer, num_frames=frames, threshold=0.5), items, work / f"footage_{key}.jsonl", progress)
 
     def real(part, source=None):
-        return [it for it in items if it.label == "REAL" and it.part == part and (source is None or it.source == source)
-                and it.source in ("real_footage", "talking_heads", "talking_head_reencoded")]
+        return [
+            it
+            for it in items
+            if it.label == "REAL"
+            and it.part == part
+            and (source is None or it.source == source)
+            and it.source in ("real_footage", "talking_heads", "talking_head_reencoded")
+        ]
 
     calib = {name: real("calibration", name) for name in ("real_footage", "talking_heads", "talking_head_reencoded")}
     calib = {k: v for k, v in calib.items() if v}
@@ -229,24 +305,32 @@ def calibrate_on_footage(scorer, val, p_val: np.ndarray, target_fpr: float, work
             by_cell[f"{s.source}/{s.method}"].append(p)
     point = {
         "target_fpr": target_fpr,
-        "calibration_real_flagged": {k: {"items": len(v), "flagged": flagged_share(v, faces, bar, threshold, rule)}
-                                     for k, v in calib.items()},
+        "calibration_real_flagged": {
+            k: {"items": len(v), "flagged": flagged_share(v, faces, bar, threshold, rule)} for k, v in calib.items()
+        },
         "held_apart_real": false_alarm_table(held, faces, bar, threshold, rule),
         "calibration_real": false_alarm_table([it for v in calib.values() for it in v], faces, bar, threshold, rule),
         "held_apart_single_face_talking_heads": {
-            "items": len(single_heads), "flagged": flagged_share(single_heads, faces, bar, threshold, rule)},
+            "items": len(single_heads),
+            "flagged": flagged_share(single_heads, faces, bar, threshold, rule),
+        },
         "fake_videos_caught": caught_table([it for it in items if it.label == "FAKE"], faces, bar, threshold, rule),
         "uncalibrated_real_flagged": {
             src: {"items": n, "flagged": flagged_share(v, faces, bar, threshold, rule)}
             for src, v in _by_source([it for it in items if it.label == "REAL" and it.source not in calib]).items()
-            for n in [len(v)]},
+            for n in [len(v)]
+        },
         "val_fake_crops_caught": {k: float((np.array(v) >= threshold).mean()) for k, v in sorted(by_cell.items())},
         "val_real_crops_flagged": float((p_val[y == 0] >= threshold).mean()),
     }
-    return {"threshold": threshold,
-            "threshold_rule": f"lowest ≥ 0.5 flagging ≤ {target_fpr:.0%} of validation REAL crops and of each "
-                              f"calibration set of real footage ({', '.join(calib)}), with the faces rule",
-            "faces_rule": asdict(rule), "quality_bar": asdict(bar), "operating_point": point}
+    return {
+        "threshold": threshold,
+        "threshold_rule": f"lowest ≥ 0.5 flagging ≤ {target_fpr:.0%} of validation REAL crops and of each "
+        f"calibration set of real footage ({', '.join(calib)}), with the faces rule",
+        "faces_rule": asdict(rule),
+        "quality_bar": asdict(bar),
+        "operating_point": point,
+    }
 
 
 def _by_source(items: list[Item]) -> dict[str, list[Item]]:
@@ -256,10 +340,20 @@ def _by_source(items: list[Item]) -> dict[str, list[Item]]:
     return out
 
 
-def calibrate_model(model: str, data: str, out: Path, tta: str, target_fpr: float, work: Path,
-                    real_footage: tuple[str, str] | None = None, talking_heads: tuple[str, str] | None = None,
-                    reencode: Path | None = None, fake_videos: list[str] = (), frames: int = DEFAULT_NUM_FRAMES,
-                    progress=None) -> dict:
+def calibrate_model(
+    model: str,
+    data: str,
+    out: Path,
+    tta: str,
+    target_fpr: float,
+    work: Path,
+    real_footage: tuple[str, str] | None = None,
+    talking_heads: tuple[str, str] | None = None,
+    reencode: Path | None = None,
+    fake_videos: list[str] = (),
+    frames: int = DEFAULT_NUM_FRAMES,
+    progress=None,
+) -> dict:
     """Refit a frame model's Platt calibration on the manifest's validation crops (with `tta`), set its threshold
     and decision rule (on real footage of every kind when given, else on re-encoded real videos), write the card."""
     from ..calibration import fit_platt
@@ -279,12 +373,23 @@ def calibrate_model(model: str, data: str, out: Path, tta: str, target_fpr: floa
     p_val = scorer.probability(z)
     card = dict(scorer.card, tta=tta, calibration={"a": float(a), "b": float(b)})
     if real_footage:
-        card.update(calibrate_on_footage(scorer, val, p_val, target_fpr, work, real_footage=real_footage,
-                                         talking_heads=talking_heads, reencode=reencode, fake_videos=fake_videos,
-                                         frames=frames, progress=progress))
+        card.update(
+            calibrate_on_footage(
+                scorer,
+                val,
+                p_val,
+                target_fpr,
+                work,
+                real_footage=real_footage,
+                talking_heads=talking_heads,
+                reencode=reencode,
+                fake_videos=fake_videos,
+                frames=frames,
+                progress=progress,
+            )
+        )
     else:
         card.update(fusion.operating_point(scorer, p_val, y, target_fpr, reencode, work, frames, progress))
     card["validation"] = binary_metrics(y, p_val, card["threshold"])
     fusion.write_card(card, out)
     return card
-

@@ -26,8 +26,13 @@ def _hull_points(landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     eye_mid, mouth_mid = pts[:2].mean(axis=0), pts[3:5].mean(axis=0)
     down = mouth_mid - eye_mid
     # Add brow and chin points so the mask reaches forehead and jaw like a landmark hull of 68 points would.
-    extra = np.stack([eye_mid - 0.7 * down + (pts[0] - eye_mid) * 1.2, eye_mid - 0.7 * down + (pts[1] - eye_mid) * 1.2,
-                      mouth_mid + 0.6 * down])
+    extra = np.stack(
+        [
+            eye_mid - 0.7 * down + (pts[0] - eye_mid) * 1.2,
+            eye_mid - 0.7 * down + (pts[1] - eye_mid) * 1.2,
+            mouth_mid + 0.6 * down,
+        ]
+    )
     pts = np.concatenate([pts, extra])
     scale = rng.uniform(1.05, 1.35, size=2).astype(np.float32)
     return centre + (pts - centre) * scale
@@ -45,7 +50,9 @@ def face_mask(shape: tuple[int, int], landmarks: np.ndarray, rng: np.random.Gene
     cv2.fillConvexPoly(mask, cv2.convexHull(pts.round().astype(np.int32)), 255)
     # Random elastic-ish deformation: a smooth random displacement field.
     grid = max(4, h // 16)
-    field = cv2.resize(rng.normal(0, h * 0.03, (grid, grid, 2)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    field = cv2.resize(
+        rng.normal(0, h * 0.03, (grid, grid, 2)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC
+    )
     xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     mask = cv2.remap(mask, xs + field[..., 0], ys + field[..., 1], cv2.INTER_LINEAR, borderValue=0)
     if rng.random() < 0.5:
@@ -73,8 +80,9 @@ def _alter(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         blur = cv2.GaussianBlur(x, (0, 0), 1.0)
         x = cv2.addWeighted(x, 1.6, blur, -0.6, 0)
     s = rng.uniform(0.95, 1.05)
-    m = np.float32([[s, 0, (1 - s) * w / 2 + rng.uniform(-0.03, 0.03) * w],
-                    [0, s, (1 - s) * h / 2 + rng.uniform(-0.03, 0.03) * h]])
+    m = np.float32(
+        [[s, 0, (1 - s) * w / 2 + rng.uniform(-0.03, 0.03) * w], [0, s, (1 - s) * h / 2 + rng.uniform(-0.03, 0.03) * h]]
+    )
     x = cv2.warpAffine(x, m, (w, h), borderMode=cv2.BORDER_REFLECT_101)
     if rng.random() < 0.5:
         ok, buf = cv2.imencode(".jpg", x, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(50, 95))])

@@ -45,8 +45,9 @@ def tracks_from(samples: list[Sample]) -> list[Track]:
     return out
 
 
-def cached_features(samples: list[Sample], backbone: int, size: int, cache_dir: str, threads: int,
-                    progress=None) -> np.ndarray:
+def cached_features(
+    samples: list[Sample], backbone: int, size: int, cache_dir: str, threads: int, progress=None
+) -> np.ndarray:
     """Pooled ImageNet features [N, 1280] for every crop, computed once and kept in an .npy file."""
     import torch
 
@@ -103,8 +104,9 @@ def train_sequence(cfg: TrainConfig, progress: bool = True) -> Path:
     mcfg = model_cfg(cfg.model)
     samples = read_manifest(cfg.data)
     bar = (lambda it: tqdm(it, desc="features", unit="batch", leave=False)) if progress else None
-    feats = cached_features(samples, mcfg.extra["backbone"], cfg.input_size or mcfg.input_size, cfg.cache_dir,
-                            cfg.threads, bar)
+    feats = cached_features(
+        samples, mcfg.extra["backbone"], cfg.input_size or mcfg.input_size, cfg.cache_dir, cfg.threads, bar
+    )
     tracks = tracks_from(samples)
     train_t = [t for t in tracks if t.split == "train"]
     val_t = [t for t in tracks if t.split == "val"]
@@ -122,8 +124,9 @@ def train_sequence(cfg: TrainConfig, progress: bool = True) -> Path:
     pbar = tqdm(total=cfg.max_steps, initial=state.step, desc=cfg.model, unit="step", disable=not progress)
     while state.running:
         model.train()
-        batch = ([real[i] for i in rng.integers(0, len(real), half)]
-                 + [fake[i] for i in rng.integers(0, len(fake), cfg.batch_size - half)])
+        batch = [real[i] for i in rng.integers(0, len(real), half)] + [
+            fake[i] for i in rng.integers(0, len(fake), cfg.batch_size - half)
+        ]
         x = torch.from_numpy(_windows(batch, feats, cfg.seq_len, rng))
         y = torch.tensor([t.y for t in batch], dtype=torch.float32)
         loss = loss_fn(model(x), y)

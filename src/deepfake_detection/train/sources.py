@@ -62,15 +62,25 @@ def recut(img: np.ndarray, size: int = 224, pad: float = 0.25) -> np.ndarray | N
     found = detect_faces(img)
     if not found:
         b = int(pad * max(img.shape[:2]))
-        found = [Detection(tuple(v - b for v in d.box), d.score, tuple((x - b, y - b) for x, y in d.landmarks))
-                 for d in detect_faces(np.pad(img, ((b, b), (b, b), (0, 0))))]
+        found = [
+            Detection(tuple(v - b for v in d.box), d.score, tuple((x - b, y - b) for x, y in d.landmarks))
+            for d in detect_faces(np.pad(img, ((b, b), (b, b), (0, 0))))
+        ]
     if not found:
         return None
     return crop_face(img, found[0], size)
 
 
-def prepare_ffpp(snapshot: str | Path, keep_list: str | Path, out: str | Path, size: int = 224,
-                 val: float = 0.15, test: float = 0.15, seed: int = 0, progress=None) -> dict:
+def prepare_ffpp(
+    snapshot: str | Path,
+    keep_list: str | Path,
+    out: str | Path,
+    size: int = 224,
+    val: float = 0.15,
+    test: float = 0.15,
+    seed: int = 0,
+    progress=None,
+) -> dict:
     """Re-cut the keep-listed 299 px FF++ crops (`image/train/<method>/roi_N.jpg`) into OUT/crops and write
     OUT/manifest.csv. Files not on the keep-list are never read."""
     import cv2
@@ -100,14 +110,27 @@ def prepare_ffpp(snapshot: str | Path, keep_list: str | Path, out: str | Path, s
             dst.parent.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(dst), crop[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
         real = method == FFPP_REAL
-        samples.append(Sample(str(dst.relative_to(out)), "REAL" if real else "FAKE", ffpp_group(method, roi),
-                              video=f"{method}_{roi}", source="ffpp", method="real" if real else method))
+        samples.append(
+            Sample(
+                str(dst.relative_to(out)),
+                "REAL" if real else "FAKE",
+                ffpp_group(method, roi),
+                video=f"{method}_{roi}",
+                source="ffpp",
+                method="real" if real else method,
+            )
+        )
     if missing == len(keep):
         raise DeepfakeError(f"none of the keep-listed files is under {snapshot}: pass the extracted snapshot folder")
     samples = grouped_split(samples, val=val, test=test, seed=seed)
     write_manifest(samples, out / "manifest.csv")
     counts = Counter((s.split, s.method) for s in samples)
-    return {"rows": len(samples), "missing": missing, "no_face": no_face, **{f"{k[0]}/{k[1]}": v for k, v in sorted(counts.items())}}
+    return {
+        "rows": len(samples),
+        "missing": missing,
+        "no_face": no_face,
+        **{f"{k[0]}/{k[1]}": v for k, v in sorted(counts.items())},
+    }
 
 
 def _person_groups(repos: list[str]) -> dict[str, str]:
@@ -138,14 +161,22 @@ def talking_head_samples(manifest: str | Path, folder: str | Path) -> list[Sampl
             missing.append(r["file"])
             continue
         label = r["label"].strip().upper()
-        samples.append(Sample(str(path), label, "th_" + groups[r["source_repo"]].replace("/", "_"),
-                              video=Path(r["file"]).stem, source="talking_heads",
-                              method="real" if label == "REAL" else r["generator"]))
+        samples.append(
+            Sample(
+                str(path),
+                label,
+                "th_" + groups[r["source_repo"]].replace("/", "_"),
+                video=Path(r["file"]).stem,
+                source="talking_heads",
+                method="real" if label == "REAL" else r["generator"],
+            )
+        )
     if not samples:
         raise DeepfakeError(f"no file of {manifest} found in {folder}")
     if missing:
-        log.warning("%d of %d files of %s are not in %s (e.g. %s)", len(missing), len(rows), manifest, folder,
-                    missing[0])
+        log.warning(
+            "%d of %d files of %s are not in %s (e.g. %s)", len(missing), len(rows), manifest, folder, missing[0]
+        )
     return samples
 
 
@@ -158,8 +189,14 @@ def talking_head_videos(manifest: str | Path, folder: str | Path, seed: int = 0)
     return [replace(s, split=EXCLUDED) if s.group in excluded else s for s in split]
 
 
-def prepare_talking_heads(manifest: str | Path, folder: str | Path, out: str | Path, frames: int = DEFAULT_NUM_FRAMES,
-                          seed: int = 0, progress=None) -> dict:
+def prepare_talking_heads(
+    manifest: str | Path,
+    folder: str | Path,
+    out: str | Path,
+    frames: int = DEFAULT_NUM_FRAMES,
+    seed: int = 0,
+    progress=None,
+) -> dict:
     """Split the talking-head videos by person, cut their faces with `extract-faces` and write OUT/crops.csv
     with source and method columns (OUT/manifest.csv is extract-faces' own, with boxes and landmarks)."""
     from ..datasets import read_manifest
@@ -168,9 +205,17 @@ def prepare_talking_heads(manifest: str | Path, folder: str | Path, out: str | P
     videos = talking_head_videos(manifest, folder, seed)
     counts = extract_faces(videos, out, num_frames=frames, progress=progress)
     by_video = {s.video: s for s in videos}
-    crops = [replace(c, source="talking_heads", method=by_video[c.video].method, split=by_video[c.video].split,
-                     path=str(Path(c.path).relative_to(out)))
-             for c in read_manifest(Path(out) / "manifest.csv") if c.video in by_video]
+    crops = [
+        replace(
+            c,
+            source="talking_heads",
+            method=by_video[c.video].method,
+            split=by_video[c.video].split,
+            path=str(Path(c.path).relative_to(out)),
+        )
+        for c in read_manifest(Path(out) / "manifest.csv")
+        if c.video in by_video
+    ]
     write_manifest(crops, Path(out) / "crops.csv")
     counts.update({f"{k[0]}/{k[1]}": v for k, v in sorted(Counter((s.split, s.label) for s in crops).items())})
     return counts

@@ -54,8 +54,15 @@ def sampling_weights(samples, source_weights: dict, method_weights: dict) -> np.
     per_source = Counter()
     for c, w in mw.items():
         per_source[c[0]] += w
-    w = np.array([float(source_weights.get(s.source, 1.0)) * mw[(s.source, s.method)]
-                  / max(per_source[s.source], 1e-12) / cells[(s.source, s.method)] for s in samples])
+    w = np.array(
+        [
+            float(source_weights.get(s.source, 1.0))
+            * mw[(s.source, s.method)]
+            / max(per_source[s.source], 1e-12)
+            / cells[(s.source, s.method)]
+            for s in samples
+        ]
+    )
     if not w.sum() > 0:
         raise DeepfakeError("every training row has weight 0: check source_weights / method_weights")
     return w / w.sum()
@@ -103,10 +110,18 @@ def train_frames(cfg: TrainConfig, progress: bool = True) -> Path:
     y_train = np.array([s.y for s in train_s])
     y_val = np.array([s.y for s in val_s])
     val_used = np.array([not held_out(s, cfg.holdout) for s in val_s])
-    log.info("train %d (%d fake), val %d (%d fake); held out: %s", len(y_train), y_train.sum(), len(y_val),
-             y_val.sum(), cfg.holdout or "nothing")
+    log.info(
+        "train %d (%d fake), val %d (%d fake); held out: %s",
+        len(y_train),
+        y_train.sum(),
+        len(y_val),
+        y_val.sum(),
+        cfg.holdout or "nothing",
+    )
 
-    model = create_model(cfg.model, pretrained=cfg.pretrained, freeze_blocks=cfg.freeze_blocks).to(memory_format=torch.channels_last)
+    model = create_model(cfg.model, pretrained=cfg.pretrained, freeze_blocks=cfg.freeze_blocks).to(
+        memory_format=torch.channels_last
+    )
     folded = cfg.init_from.endswith(".onnx")
     if folded:
         from ..models._torch import freeze_batchnorm, load_folded_onnx
@@ -114,7 +129,9 @@ def train_frames(cfg: TrainConfig, progress: bool = True) -> Path:
         load_folded_onnx(model, cfg.init_from)
     elif cfg.init_from:
         model.load_state_dict(torch.load(cfg.init_from, map_location="cpu", weights_only=False)["model"])
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay
+    )
 
     def lr_at(step: int) -> float:
         if step < cfg.warmup_steps:
@@ -151,8 +168,11 @@ def train_frames(cfg: TrainConfig, progress: bool = True) -> Path:
         if folded:
             freeze_batchnorm(model)  # batch statistics would undo the BatchNorms folded into the convolutions
         # Balanced batches: half REAL, half FAKE, so the 1:4.9 imbalance cannot teach "always FAKE".
-        idx = np.sort(np.concatenate([rng.choice(real_idx, half, p=real_p),
-                                      rng.choice(fake_idx, cfg.batch_size - half, p=fake_p)]))
+        idx = np.sort(
+            np.concatenate(
+                [rng.choice(real_idx, half, p=real_p), rng.choice(fake_idx, cfg.batch_size - half, p=fake_p)]
+            )
+        )
         xb, yb = x_train[idx], y_train[idx]
         if cfg.sbi > 0:
             xb, yb = _with_self_blends(xb, yb, x_train, landmarks, sbi_idx, cfg.sbi, rng)
@@ -177,8 +197,10 @@ def train_frames(cfg: TrainConfig, progress: bool = True) -> Path:
             m.update(step=state.step, train_loss=float(np.mean(running)), lr=lr_at(state.step), wall_s=state.wall_s)
             running = []
             log.info("step %d val auc %.4f log loss %.4f", state.step, m["auc"], m["log_loss"])
-            pbar.write(f"step {state.step}: val AUC {m['auc']:.4f}  log loss {m['log_loss']:.4f}  acc {m['accuracy']:.3f}  "
-                       + "  ".join(f"{k} {v:.3f}" for k, v in m["per_source_auc"].items()))
+            pbar.write(
+                f"step {state.step}: val AUC {m['auc']:.4f}  log loss {m['log_loss']:.4f}  acc {m['accuracy']:.3f}  "
+                + "  ".join(f"{k} {v:.3f}" for k, v in m["per_source_auc"].items())
+            )
             score = selection_score(m, cfg.select, [s for s, u in zip(val_s, val_used) if u], z_val[val_used])
             state.evaluated(model, opt, m, score)
     pbar.close()

