@@ -50,7 +50,9 @@ def _yuface_detector():
         h, w = rgb.shape[:2]
         ox, oy = offset
         scale = min(1.0, max_side / max(h, w))
-        small = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else rgb
+        small = (
+            cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else rgb
+        )
         raw = yuface.c_detect(np.ascontiguousarray(small[..., ::-1]))
         dets = []
         for row in raw.astype(np.float32):
@@ -60,8 +62,14 @@ def _yuface_detector():
                 continue
             x, y = x + ox, y + oy
             pts = (row[5:15] / scale).reshape(5, 2) + (ox, oy)
-            dets.append(Detection((float(x), float(y), float(x + bw), float(y + bh)), float(score),
-                                  tuple((float(px), float(py)) for px, py in pts), enhanced))
+            dets.append(
+                Detection(
+                    (float(x), float(y), float(x + bw), float(y + bh)),
+                    float(score),
+                    tuple((float(px), float(py)) for px, py in pts),
+                    enhanced,
+                )
+            )
         return dets
 
     return run
@@ -118,17 +126,21 @@ class Tally:
         n = len(self.ious)
         sc = np.array(self.scores) if self.scores else np.zeros((0, 2))
         corr = float(np.corrcoef(sc.T)[0, 1]) if n > 2 and sc[:, 0].std() > 0 and sc[:, 1].std() > 0 else float("nan")
-        out = (f"{label:<22} frames {self.frames:5d}  faces old {self.old:5d} new {self.new:5d}  matched {n:5d}  "
-               f"IoU mean {np.mean(self.ious) if n else float('nan'):.3f} median {np.median(self.ious) if n else float('nan'):.3f}  "
-               f"landmarks {np.mean(self.lm_px) if n else float('nan'):.2f} px "
-               f"({100 * np.mean(self.lm_rel) if n else float('nan'):.1f} % of box)  "
-               f"score r {corr:.3f} (old {sc[:, 0].mean() if n else 0:.3f} new {sc[:, 1].mean() if n else 0:.3f})  "
-               f"missed {self.missed}  extra {self.extra}  "
-               f"ms/frame CPU old {1000 * self.old_s / max(self.frames, 1):.1f} new {1000 * self.new_s / max(self.frames, 1):.1f}"
-               f", wall old {1000 * self.old_wall / max(self.frames, 1):.1f} new {1000 * self.new_wall / max(self.frames, 1):.1f}")
+        out = (
+            f"{label:<22} frames {self.frames:5d}  faces old {self.old:5d} new {self.new:5d}  matched {n:5d}  "
+            f"IoU mean {np.mean(self.ious) if n else float('nan'):.3f} median {np.median(self.ious) if n else float('nan'):.3f}  "
+            f"landmarks {np.mean(self.lm_px) if n else float('nan'):.2f} px "
+            f"({100 * np.mean(self.lm_rel) if n else float('nan'):.1f} % of box)  "
+            f"score r {corr:.3f} (old {sc[:, 0].mean() if n else 0:.3f} new {sc[:, 1].mean() if n else 0:.3f})  "
+            f"missed {self.missed}  extra {self.extra}  "
+            f"ms/frame CPU old {1000 * self.old_s / max(self.frames, 1):.1f} new {1000 * self.new_s / max(self.frames, 1):.1f}"
+            f", wall old {1000 * self.old_wall / max(self.frames, 1):.1f} new {1000 * self.new_wall / max(self.frames, 1):.1f}"
+        )
         if self.old_tracks or self.new_tracks:
-            out += (f"\n{'':<22} tracks old {self.old_tracks} new {self.new_tracks}, tracked detections "
-                    f"old {self.old_tracked} new {self.new_tracked}")
+            out += (
+                f"\n{'':<22} tracks old {self.old_tracks} new {self.new_tracks}, tracked detections "
+                f"old {self.old_tracked} new {self.new_tracked}"
+            )
         return out
 
     def merge(self, o: Tally) -> None:
@@ -170,8 +182,16 @@ def compare(path: Path, old_run, new_run, cfg_old: FaceConfig, cfg_new: FaceConf
             tally.new_wall += w_new
             tally.add(f"{name}#{k}", old, new)
         if is_video and len(images) > 1:
-            fr = Frames(name, images, list(range(len(images))), [0.0] * len(images), images[0].shape[1],
-                        images[0].shape[0], 1.0, float(len(images)))
+            fr = Frames(
+                name,
+                images,
+                list(range(len(images))),
+                [0.0] * len(images),
+                images[0].shape[1],
+                images[0].shape[0],
+                1.0,
+                float(len(images)),
+            )
             to = _timed(old_run, track_faces, fr, cfg_old)[0]
             tn = _timed(new_run, track_faces, fr, cfg_new)[0]
             tally.old_tracks += len(to)
@@ -210,26 +230,38 @@ def compare_reports(old_path: Path, new_path: Path) -> None:
     old, new = load(old_path), load(new_path)
     common = sorted(set(old) & set(new))
     same = [k for k in common if old[k]["verdict"] == new[k]["verdict"]]
-    dp = [abs(old[k]["probability"] - new[k]["probability"]) for k in common
-          if old[k]["probability"] is not None and new[k]["probability"] is not None]
-    print(f"{old_path.name} vs {new_path.name}: {len(common)} inputs, same verdict {len(same)}, "
-          f"|dP| mean {np.mean(dp) if dp else float('nan'):.4f} max {max(dp, default=float('nan')):.4f}, "
-          f"faces old {sum(len(old[k]['faces']) for k in common)} new {sum(len(new[k]['faces']) for k in common)}")
+    dp = [
+        abs(old[k]["probability"] - new[k]["probability"])
+        for k in common
+        if old[k]["probability"] is not None and new[k]["probability"] is not None
+    ]
+    print(
+        f"{old_path.name} vs {new_path.name}: {len(common)} inputs, same verdict {len(same)}, "
+        f"|dP| mean {np.mean(dp) if dp else float('nan'):.4f} max {max(dp, default=float('nan')):.4f}, "
+        f"faces old {sum(len(old[k]['faces']) for k in common)} new {sum(len(new[k]['faces']) for k in common)}"
+    )
     for k in common:
         o, n = old[k], new[k]
         if o["verdict"] != n["verdict"] or len(o["faces"]) != len(n["faces"]):
-            print(f"    {Path(k).name}: {o['verdict']} {o['probability']} ({len(o['faces'])} faces) -> "
-                  f"{n['verdict']} {n['probability']} ({len(n['faces'])} faces)")
-    labelled = [k for k in common if _label(k) is not None and old[k]["probability"] is not None
-                and new[k]["probability"] is not None]
+            print(
+                f"    {Path(k).name}: {o['verdict']} {o['probability']} ({len(o['faces'])} faces) -> "
+                f"{n['verdict']} {n['probability']} ({len(n['faces'])} faces)"
+            )
+    labelled = [
+        k
+        for k in common
+        if _label(k) is not None and old[k]["probability"] is not None and new[k]["probability"] is not None
+    ]
     if labelled:
         y = [_label(k) for k in labelled]
         for side, rep in (("old", old), ("new", new)):
             flagged = [rep[k]["verdict"] == "FAKE" for k in labelled]
             real = [f for f, t in zip(flagged, y) if t == 0]
             fake = [f for f, t in zip(flagged, y) if t == 1]
-            print(f"    {side}: AUC {_auc(y, [rep[k]['probability'] for k in labelled]):.3f} over {len(labelled)}, "
-                  f"real flagged {sum(real)}/{len(real)}, fakes caught {sum(fake)}/{len(fake)}")
+            print(
+                f"    {side}: AUC {_auc(y, [rep[k]['probability'] for k in labelled]):.3f} over {len(labelled)}, "
+                f"real flagged {sum(real)}/{len(real)}, fakes caught {sum(fake)}/{len(fake)}"
+            )
 
 
 def main() -> None:
@@ -239,8 +271,13 @@ def main() -> None:
     ap.add_argument("--min-confidence", type=float, default=None, help="new backend's score threshold")
     ap.add_argument("--max-side", type=int, default=None, help="new backend's detection size")
     ap.add_argument("--examples", type=int, default=10, help="missed/extra detections to list per set")
-    ap.add_argument("--reports", nargs=2, type=Path, metavar=("OLD", "NEW"),
-                    help="instead: compare two `deepfake-detect detect --json` outputs (JSON lines)")
+    ap.add_argument(
+        "--reports",
+        nargs=2,
+        type=Path,
+        metavar=("OLD", "NEW"),
+        help="instead: compare two `deepfake-detect detect --json` outputs (JSON lines)",
+    )
     args = ap.parse_args()
     if args.reports:
         compare_reports(*args.reports)
@@ -250,10 +287,18 @@ def main() -> None:
 
     old_run, new_run = _yuface_detector(), faces._run_detector
     cfg_old = replace(FaceConfig(), min_confidence=0.6)  # the threshold used with yuface
-    cfg_new = replace(FaceConfig(), **{k: v for k, v in (("min_confidence", args.min_confidence),
-                                                      ("detect_max_side", args.max_side)) if v is not None})
-    print(f"old: yuface, {cfg_old.min_confidence} @ {cfg_old.detect_max_side} px; "
-          f"new: {faces.YUNET_MODEL.name} on ONNX Runtime, {cfg_new.min_confidence} @ {cfg_new.detect_max_side} px")
+    cfg_new = replace(
+        FaceConfig(),
+        **{
+            k: v
+            for k, v in (("min_confidence", args.min_confidence), ("detect_max_side", args.max_side))
+            if v is not None
+        },
+    )
+    print(
+        f"old: yuface, {cfg_old.min_confidence} @ {cfg_old.detect_max_side} px; "
+        f"new: {faces.YUNET_MODEL.name} on ONNX Runtime, {cfg_new.min_confidence} @ {cfg_new.detect_max_side} px"
+    )
     total = Tally()
     paths = args.paths or [p for p in DEFAULT_SETS if p.exists()]
     with threadpool_limits(limits=1, user_api="openmp"):

@@ -1,17 +1,31 @@
 import cv2
 import numpy as np
 import pytest
-
 from conftest import FACES_SAMPLE, VIDEOS_SAMPLE, drawn_face, needs
-from deepfake_detection.faces import (Detection, FaceConfig, _iou, crop_box, crop_face, detect_faces, detect_sequence,
-                                      link_tracks, track_faces)
+
+from deepfake_detection.faces import (
+    Detection,
+    FaceConfig,
+    _iou,
+    crop_box,
+    crop_face,
+    detect_faces,
+    detect_sequence,
+    link_tracks,
+    track_faces,
+)
 from deepfake_detection.media import read_frames
 
 
 def _det(x, y, s=40, score=0.9):
     # Landmarks placed as on a frontal face: eyes at 35 % height, mouth at 75 %, centre 55 % down the box.
-    lm = ((x + 0.3 * s, y + 0.35 * s), (x + 0.7 * s, y + 0.35 * s), (x + 0.5 * s, y + 0.55 * s),
-          (x + 0.35 * s, y + 0.75 * s), (x + 0.65 * s, y + 0.75 * s))
+    lm = (
+        (x + 0.3 * s, y + 0.35 * s),
+        (x + 0.7 * s, y + 0.35 * s),
+        (x + 0.5 * s, y + 0.55 * s),
+        (x + 0.35 * s, y + 0.75 * s),
+        (x + 0.65 * s, y + 0.75 * s),
+    )
     return Detection((x, y, x + s, y + s), score, lm)
 
 
@@ -27,7 +41,12 @@ def test_crop_is_square_between_eyes_and_mouth_and_padded_at_edges():
 
 
 def test_link_tracks_follows_two_people_and_bridges_a_gap():
-    per_frame = [[_det(10, 10), _det(200, 10)], [_det(14, 12), _det(204, 10)], [_det(205, 11)], [_det(20, 14), _det(206, 12)]]
+    per_frame = [
+        [_det(10, 10), _det(200, 10)],
+        [_det(14, 12), _det(204, 10)],
+        [_det(205, 11)],
+        [_det(20, 14), _det(206, 12)],
+    ]
     tracks = link_tracks(per_frame, FaceConfig())
     assert sorted(len(t) for t in tracks) == [3, 4]
     for t in tracks:
@@ -74,7 +93,9 @@ def test_one_person_clip_gives_one_full_track(name):
 def test_blank_frames_have_no_face():
     from deepfake_detection.media import Frames
 
-    frames = Frames("x", [np.full((120, 160, 3), v, np.uint8) for v in (0, 128, 255)], [0, 1, 2], [0, 0.1, 0.2], 160, 120, 10, 0.3)
+    frames = Frames(
+        "x", [np.full((120, 160, 3), v, np.uint8) for v in (0, 128, 255)], [0, 1, 2], [0, 0.1, 0.2], 160, 120, 10, 0.3
+    )
     assert track_faces(frames) == []
 
 
@@ -115,7 +136,9 @@ def test_a_track_closed_by_a_long_gap_is_returned_as_items() -> None:
     from deepfake_detection.faces import Detection, FaceConfig, link_tracks
 
     def det(x):
-        return Detection((x, 10.0, x + 50.0, 60.0), 0.9, ((x + 15, 25), (x + 35, 25), (x + 25, 35), (x + 17, 48), (x + 33, 48)))
+        return Detection(
+            (x, 10.0, x + 50.0, 60.0), 0.9, ((x + 15, 25), (x + 35, 25), (x + 25, 35), (x + 17, 48), (x + 33, 48))
+        )
 
     cfg = FaceConfig(max_gap=2)
     per_frame = [[det(10)], [det(11)], [det(12)], [], [], [], [], [det(200)], [det(201)]]

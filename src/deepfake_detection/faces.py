@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import cv2
@@ -104,8 +104,7 @@ def sharpness(crop: np.ndarray) -> float:
     so dark but focused faces are not mistaken for blurred ones, and at 64 px so codec noise averages out.
     Measured: ≈ 0.04-0.07 for faces under a Gaussian blur of σ 2-4 px, 0.02-0.2 for 37-55 px faces upscaled into
     the crop, 0.25-1.0 for 180-250 px talking heads."""
-    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    grey = cv2.resize(grey, (64, 64), interpolation=cv2.INTER_AREA)
+    grey = cv2.resize(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32), (64, 64), interpolation=cv2.INTER_AREA)
     return float(cv2.Laplacian(grey, cv2.CV_32F).var() / max(float(grey.var()), 1.0))
 
 
@@ -128,7 +127,7 @@ YUNET_MODEL = Path(__file__).parent / "yunet" / "face_detection_yunet_2023mar_dy
 _STRIDES = (8, 16, 32)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _yunet(threads: int = 1):
     """The ONNX Runtime session, made on first use. One intra-op thread: a window is 1-2 ms of work, and detection
     runs beside the decoder, which holds the other core. Sessions are thread-safe, so one serves every thread."""
@@ -168,8 +167,9 @@ def yunet(bgr: np.ndarray, min_score: float, nms_iou: float) -> np.ndarray:
         bw, bh = np.exp(box[:, 2]) * s, np.exp(box[:, 3]) * s
         kps = out[f"kps_{s}"].reshape(-1, 5, 2)[idx]
         kps = (kps + np.stack([gx, gy], 1)[:, None, :]) * s
-        rows.append(np.column_stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2, score[idx],
-                                     kps.reshape(-1, 10)]))
+        rows.append(
+            np.column_stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2, score[idx], kps.reshape(-1, 10)])
+        )
     if not rows:
         return np.zeros((0, 15), np.float32)
     cand = np.concatenate(rows)
@@ -191,8 +191,9 @@ def _nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
     return keep
 
 
-def _run_detector(rgb: np.ndarray, max_side: int, cfg: FaceConfig, enhanced: bool,
-                  offset: tuple[int, int] = (0, 0)) -> list[Detection]:
+def _run_detector(
+    rgb: np.ndarray, max_side: int, cfg: FaceConfig, enhanced: bool, offset: tuple[int, int] = (0, 0)
+) -> list[Detection]:
     h, w = rgb.shape[:2]
     ox, oy = offset
     scale = min(1.0, max_side / max(h, w))
@@ -211,8 +212,14 @@ def _run_detector(rgb: np.ndarray, max_side: int, cfg: FaceConfig, enhanced: boo
         if min(x2 - x1, y2 - y1) < cfg.min_face_px:
             continue
         pts = (row[5:15] / scale).reshape(5, 2) + (ox, oy)
-        dets.append(Detection((float(x1), float(y1), float(x2), float(y2)), float(row[4]),
-                              tuple((float(px), float(py)) for px, py in pts), enhanced))
+        dets.append(
+            Detection(
+                (float(x1), float(y1), float(x2), float(y2)),
+                float(row[4]),
+                tuple((float(px), float(py)) for px, py in pts),
+                enhanced,
+            )
+        )
     return dets
 
 
@@ -258,8 +265,8 @@ class SequenceDetector:
         previous = self.per_frame[-1] if self.per_frame else []
         dets: list[Detection] | None = None
         if previous and cfg.detect_every > 1 and pos % cfg.detect_every:
-            found = [redetect(img, d, cfg) for d in previous]
-            if all(found):
+            found = [f for d in previous if (f := redetect(img, d, cfg)) is not None]
+            if len(found) == len(previous):
                 dets = _distinct(found)
         if dets is None:
             dets = detect_faces(img, cfg, self.max_side)
@@ -267,8 +274,9 @@ class SequenceDetector:
         return dets
 
 
-def detect_sequence(images: list[np.ndarray], cfg: FaceConfig = FaceConfig(),
-                    max_side: int | None = None) -> list[list[Detection]]:
+def detect_sequence(
+    images: list[np.ndarray], cfg: FaceConfig = FaceConfig(), max_side: int | None = None
+) -> list[list[Detection]]:
     """Faces in each of a sequence of frames (see `SequenceDetector`)."""
     seq = SequenceDetector(cfg, max_side)
     for img in images:
@@ -333,8 +341,11 @@ def link_tracks(per_frame: list[list[Detection]], cfg: FaceConfig = FaceConfig()
     closed: list[list[tuple[int, Detection]]] = []
     for pos, dets in enumerate(per_frame):
         pairs = sorted(
-            ((_affinity(t["items"][-1][1].box, d.box, cfg), ti, di)
-             for ti, t in enumerate(open_tracks) for di, d in enumerate(dets)),
+            (
+                (_affinity(t["items"][-1][1].box, d.box, cfg), ti, di)
+                for ti, t in enumerate(open_tracks)
+                for di, d in enumerate(dets)
+            ),
             reverse=True,
         )
         used_t, used_d = set(), set()
@@ -355,8 +366,9 @@ def link_tracks(per_frame: list[list[Detection]], cfg: FaceConfig = FaceConfig()
     return closed + [t["items"] for t in open_tracks]
 
 
-def track_faces(frames: Frames, cfg: FaceConfig = FaceConfig(),
-                per_frame: list[list[Detection]] | None = None) -> list[FaceTrack]:
+def track_faces(
+    frames: Frames, cfg: FaceConfig = FaceConfig(), per_frame: list[list[Detection]] | None = None
+) -> list[FaceTrack]:
     """Find the faces in the sampled frames, link them into per-person tracks and crop them.
 
     `per_frame` takes detections already made (by a `SequenceDetector` fed during decoding); they are used only
