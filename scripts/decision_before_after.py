@@ -17,7 +17,8 @@ from dataclasses import replace
 import numpy as np
 
 from deepfake_detection.datasets import load_real_fake_folder
-from deepfake_detection.decision import FacesRule, QualityBar
+from deepfake_detection.decision import QualityBar
+from deepfake_detection.models.card import ModelCard
 from deepfake_detection.train.operating import (
     Face,
     Item,
@@ -69,10 +70,10 @@ def main() -> None:
     held = [it for it in items if it.label == "REAL" and it.part == "held_apart" and it.source != "uadfv"]
     every_real = [it for it in items if it.label == "REAL" and it.source != "uadfv"]
     fakes = [it for it in items if it.label == "FAKE"]
-    rule = FacesRule.from_card(new)
+    card = ModelCard.from_dict(new)
     decisions = {
         "before": (old_faces, NO_BAR, old["threshold"], None),
-        "after": (faces, QualityBar.from_card(new), new["threshold"], rule),
+        "after": (faces, card.quality_bar, card.threshold, card.faces_rule),
     }
     for name, (fc, bar, t, r) in decisions.items():
         print(f"## {name}: threshold {t:.3f}, bar {bar}, faces rule {r}")

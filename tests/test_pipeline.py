@@ -21,7 +21,7 @@ def test_shipped_model_loads_with_card():
     scorer = load_scorer()
     assert scorer.input_size == 128
     assert 0.0 < scorer.threshold < 1.0
-    v = scorer.card["validation"]
+    v = scorer.card.extra["validation"]
     assert v["auc"] > 0.5 and v["log_loss"] < 0.693  # better than chance and than always saying 0.5
 
 
@@ -93,7 +93,7 @@ def test_shipped_model_ranks_fake_above_real_on_dfdc_crops():
 
     rows, p = _face_sample()
     y = np.array([r["label"] == "FAKE" for r in rows])
-    floor = load_scorer().card["validation"]["auc"] - 0.1
+    floor = load_scorer().card.extra["validation"]["auc"] - 0.1
     assert roc_auc_score(y, p) > floor
 
     # Paired view: a fake scores above the real video it was made from.

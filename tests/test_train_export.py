@@ -77,13 +77,16 @@ def test_sbi_training_needs_faces_and_runs_on_real_crops(tiny_crops, tmp_path):
 
 def test_the_shipped_onnx_starts_a_torch_model_that_agrees_with_it() -> None:
     """Fine-tuning starts from the exported weights (folded BatchNorms): torch must give ONNX Runtime's logits."""
+    from dataclasses import replace
+
     from deepfake_detection.models import create_model
     from deepfake_detection.models._torch import load_folded_onnx
-    from deepfake_detection.models.serving import weights_dir
+    from deepfake_detection.models.serving import FrameScorer, weights_dir
 
     scorer = load_scorer()
-    scorer.tta = "none"
-    model = create_model(scorer.card["architecture"], pretrained=False)
+    assert isinstance(scorer, FrameScorer)
+    scorer.card = replace(scorer.card, tta="none")
+    model = create_model(scorer.card.extra["architecture"], pretrained=False)
     load_folded_onnx(model, weights_dir() / f"{scorer.name}.onnx")
     x = np.random.default_rng(0).integers(0, 256, (4, scorer.input_size, scorer.input_size, 3), dtype=np.uint8)
     with torch.inference_mode():

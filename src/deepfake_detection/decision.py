@@ -10,53 +10,15 @@ read off a normal fit of the real faces' logits (the tail that a few hundred rea
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
 from statistics import NormalDist
 
 import numpy as np
 
+from .models.card import FacesRule, QualityBar  # model-card fields, re-exported: the decision reads them
 from .models.serving import logit
 
-
-@dataclass(frozen=True)
-class QualityBar:
-    """Faces below any of these are reported but do not decide."""
-
-    min_size: float = 48.0  # px, median shorter box side: smaller faces are mostly upscaling blur
-    min_sharpness: float = 0.1  # median `faces.sharpness`: below, the crop is mostly upscaling or focus blur
-    max_yaw: float = 60.0  # degrees, median: profile views show half a face
-    min_frames: int = 3  # sampled frames a track must cover (fewer when fewer were sampled: a photo needs 1)
-
-    @classmethod
-    def from_card(cls, card: dict) -> QualityBar:
-        return cls(**card.get("quality_bar", {}))
-
-    def reasons(self, size: float, sharpness: float, yaw: float, frames: int, sampled: int) -> list[str]:
-        """Why a face cannot be judged (empty: it can)."""
-        out = []
-        if size < self.min_size:
-            out.append(f"small ({size:.0f} px < {self.min_size:.0f} px)")
-        if sharpness < self.min_sharpness:
-            out.append(f"blurred (sharpness {sharpness:.2f} < {self.min_sharpness:.2f})")
-        if yaw > self.max_yaw:
-            out.append(f"turned away (yaw {yaw:.0f}° > {self.max_yaw:.0f}°)")
-        need = min(self.min_frames, max(1, sampled))
-        if frames < need:
-            out.append(f"seen in {frames} sampled frame(s) < {need}")
-        return out
-
-
-@dataclass(frozen=True)
-class FacesRule:
-    """Normal fit of the calibrated logits of real judged faces (from `calibrate`); None: one threshold for all."""
-
-    real_logit_mean: float
-    real_logit_std: float
-
-    @classmethod
-    def from_card(cls, card: dict) -> FacesRule | None:
-        rule = card.get("faces_rule")
-        return cls(rule["real_logit_mean"], rule["real_logit_std"]) if rule else None
+__all__ = ["FacesRule", "QualityBar", "decide", "fit_faces_rule", "threshold_for_faces"]
 
 
 def threshold_for_faces(threshold: float, k: int, rule: FacesRule | None) -> float:
@@ -78,7 +40,9 @@ def fit_faces_rule(real_face_probs: np.ndarray) -> FacesRule:
     return FacesRule(med, float(1.4826 * np.median(np.abs(z - med))) or float(np.std(z)))
 
 
-def decide(probabilities, judged, threshold: float, rule: FacesRule | None) -> tuple[int | None, float]:
+def decide(
+    probabilities: Sequence[float], judged: Sequence[bool], threshold: float, rule: FacesRule | None
+) -> tuple[int | None, float]:
     """(position of the deciding face or None when no face is judged, the threshold it is held to): the most
     suspicious judged face (the first of equals), against the threshold for the number of judged faces."""
     picks = [i for i, ok in enumerate(judged) if ok]

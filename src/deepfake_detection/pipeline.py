@@ -7,6 +7,7 @@ callables so tests and other interfaces can swap them without subclassing.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -16,13 +17,24 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import explain as xp
-from .decision import FacesRule, QualityBar, decide, threshold_for_faces
+from .decision import QualityBar, decide, threshold_for_faces
 from .dynamics import MIN_FRAMES, DynamicsModel, track_features
 from .errors import DeepfakeError
 from .faces import Detection, FaceConfig, FaceTrack, SequenceDetector, face_quality, track_faces
 from .media import DEFAULT_NUM_FRAMES, Frames, MediaLimits, read_frames
-from .models.serving import FrameScorer, FusionScorer, load_scorer
-from .report import DynamicsScore, Explanation, FaceQualitySummary, FaceResult, FrameResult, MediaInfo, Report
+from .models.serving import Scorer, load_scorer
+from .report import (
+    DynamicsScore,
+    Explanation,
+    FaceQualitySummary,
+    FaceResult,
+    FrameResult,
+    MediaInfo,
+    Report,
+    Verdict,
+)
+
+Box = tuple[float, float, float, float]
 
 
 def mean_logit(logits: np.ndarray) -> float:
@@ -34,7 +46,7 @@ def mean_logit(logits: np.ndarray) -> float:
 class Detector:
     """A configured pipeline. Build once (loads the model), call `detect` for many inputs."""
 
-    scorer: FrameScorer | FusionScorer
+    scorer: Scorer
     num_frames: int = DEFAULT_NUM_FRAMES
     threshold: float | None = None  # None: the model card's operating point
     face_cfg: FaceConfig = FaceConfig()
@@ -47,8 +59,13 @@ class Detector:
     overlap: bool = True  # find faces in a second thread while the video decodes (with the stock `read` seam)
     quality_bar: QualityBar | None = None  # None: the model card's (or the defaults)
 
-    def detect(self, path) -> Report:
-        threshold = self.scorer.threshold if self.threshold is None else self.threshold
+    @property
+    def effective_threshold(self) -> float:
+        """The single-face threshold: the one given to this detector, else the model card's."""
+        return self.scorer.card.effective_threshold(self.threshold)
+
+    def detect(self, path: str | os.PathLike[str]) -> Report:
+        threshold = self.effective_threshold
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
 
@@ -71,8 +88,8 @@ class Detector:
         logits = self.scorer.fuse(parts) if parts else np.zeros(0)
         timings["model"] = time.perf_counter() - t
 
-        card = getattr(self.scorer, "card", {})
-        bar, rule = self.quality_bar or QualityBar.from_card(card), FacesRule.from_card(card)
+        card = self.scorer.card
+        bar, rule = self.quality_bar or card.quality_bar, card.faces_rule
         # A custom `track` seam may hand over tracks without quality: measure it here then.
         tracks = [
             tr if tr.quality else replace(tr, quality=[face_quality(d, c) for d, c in zip(tr.detections, tr.crops)])
@@ -82,7 +99,8 @@ class Detector:
         whys = [bar.reasons(q.size, q.sharpness, q.yaw, q.frames, len(frames.images)) for q in qualities]
         # More faces, more chances for one real face to look fake: the bar rises with the number judged.
         threshold = threshold_for_faces(threshold, sum(not w for w in whys), rule)
-        faces, start = [], 0
+        faces: list[FaceResult] = []
+        start = 0
         for tr, quality, why in zip(tracks, qualities, whys):
             rows = slice(start, start + len(tr.crops))
             lg = logits[rows]
@@ -97,8 +115,8 @@ class Detector:
                         FrameResult(
                             index=frames.indices[pos],
                             time=frames.times[pos],
-                            box=_scaled(d.box, 1 / frames.scale),
-                            landmarks=tuple(_scaled(pt, 1 / frames.scale) for pt in d.landmarks),
+                            box=_scaled_box(d.box, 1 / frames.scale),
+                            landmarks=tuple(_scaled_point(pt, 1 / frames.scale) for pt in d.landmarks),
                             detector_score=d.score,
                             probability=float(p),
                             enhanced=d.enhanced,
@@ -132,28 +150,30 @@ class Detector:
             frames.is_image,
             len(frames.images),
         )
-        common = dict(
-            path=str(path),
-            threshold=threshold,
-            model=self.scorer.name,
-            faces=faces,
-            media=media,
-            timings=timings,
-            warnings=warnings,
-        )
-        if not faces:
+
+        def report(verdict: Verdict, reason: str, deciding: FaceResult | None = None) -> Report:
             return Report(
-                verdict="NO_FACE",
-                probability=None,
-                reason=f"no face found in {len(frames.images)} sampled frame(s)",
-                **common,
+                path=str(path),
+                verdict=verdict,
+                probability=None if deciding is None else deciding.probability,
+                threshold=threshold,
+                model=self.scorer.name,
+                reason=reason,
+                faces=faces,
+                deciding_face=None if deciding is None else deciding.track_id,
+                media=media,
+                timings=timings,
+                warnings=warnings,
             )
+
+        if not faces:
+            return report("NO_FACE", f"no face found in {len(frames.images)} sampled frame(s)")
 
         if any(d.enhanced for tr in tracks for d in tr.detections):
             warnings.append("dark footage: some faces were found only after low-light enhancement")
         pos, _ = decide([f.probability for f in faces], [f.judged for f in faces], threshold, None)
         if pos is None:
-            return Report(verdict="NO_FACE", probability=None, reason=_none_judged(faces, bar), **common)
+            return report("NO_FACE", _none_judged(faces, bar))
         if len(faces) > 1:
             n_judged = sum(f.judged for f in faces)
             skipped = len(faces) - n_judged
@@ -164,7 +184,7 @@ class Detector:
                 f"{threshold:.2f}"
             )
         best = faces[pos]
-        verdict = "FAKE" if best.probability >= threshold else "REAL"
+        verdict: Verdict = "FAKE" if best.probability >= threshold else "REAL"
         peak = max(best.frames, key=lambda f: f.probability)
         where = (
             "in the image"
@@ -175,17 +195,18 @@ class Detector:
         reason = (
             f"face {best.track_id} scores P(fake)={best.probability:.2f} {relation} threshold {threshold:.2f} {where}"
         )
-        return Report(
-            verdict=verdict, probability=best.probability, reason=reason, deciding_face=best.track_id, **common
-        )
+        return report(verdict, reason, deciding=best)
 
-    def _read_while_detecting(self, path, cfg: FaceConfig) -> tuple[Frames, list[list[Detection]]]:
+    def _read_while_detecting(
+        self, path: str | os.PathLike[str], cfg: FaceConfig
+    ) -> tuple[Frames, list[list[Detection]]]:
         """Decode on this thread while a second one finds faces in each sampled frame as it arrives: FFmpeg's
         decoder threads leave part of the two cores idle. Detections are returned only if every frame got them
         (otherwise, e.g. for long videos read by seeking, track_faces detects after decoding as usual)."""
         from threadpoolctl import threadpool_limits
 
-        seq, inbox = SequenceDetector(cfg), queue.SimpleQueue()
+        seq = SequenceDetector(cfg)
+        inbox: queue.SimpleQueue[np.ndarray | None] = queue.SimpleQueue()
 
         def work() -> None:
             # One OpenMP thread for YuNet here: the decoder's threads hold the other core, and two detector
@@ -213,6 +234,8 @@ class Detector:
         if self.dynamics is None or len(track.detections) < MIN_FRAMES:
             return None
         feats = track_features([d.landmarks for d in track.detections], [d.box for d in track.detections])
+        if feats is None:
+            return None
         return DynamicsScore(self.dynamics.probability(feats), self.dynamics.explain(feats))
 
     def _components(self, parts: dict[str, np.ndarray], rows: slice) -> dict[str, float]:
@@ -236,7 +259,7 @@ class Detector:
             heatmap=heat.round(3).tolist(),
             face_jpeg=xp.b64_jpeg(crop),
             heatmap_jpeg=xp.b64_jpeg(xp.heat_overlay(crop, heat)),
-            frame_jpeg=xp.b64_jpeg(xp.frame_with_box(image, _scaled(peak.box, frames.scale), label)),
+            frame_jpeg=xp.b64_jpeg(xp.frame_with_box(image, _scaled_box(peak.box, frames.scale), label)),
         )
 
 
@@ -260,13 +283,18 @@ def _none_judged(faces: list[FaceResult], bar: QualityBar) -> str:
     return f"{n}, none can be judged: " + "; ".join(f"face {f.track_id} {f.not_judged_reason}" for f in faces)
 
 
-def _scaled(values: tuple[float, ...], factor: float) -> tuple[float, ...]:
-    """Coordinates between stored (possibly downscaled) frame pixels and source pixels."""
-    return values if factor == 1 else tuple(v * factor for v in values)
+def _scaled_box(box: Box, factor: float) -> Box:
+    """A box between stored (possibly downscaled) frame pixels and source pixels."""
+    x1, y1, x2, y2 = box
+    return box if factor == 1 else (x1 * factor, y1 * factor, x2 * factor, y2 * factor)
+
+
+def _scaled_point(point: tuple[float, float], factor: float) -> tuple[float, float]:
+    return point if factor == 1 else (point[0] * factor, point[1] * factor)
 
 
 def detect(
-    path,
+    path: str | os.PathLike[str],
     model: str | None = None,
     num_frames: int = DEFAULT_NUM_FRAMES,
     threshold: float | None = None,
@@ -276,7 +304,7 @@ def detect(
     return Detector(load_scorer(model), num_frames=num_frames, threshold=threshold, explain=explain).detect(path)
 
 
-def detect_or_error(detector: Detector, path, report_as: str | None = None) -> Report:
+def detect_or_error(detector: Detector, path: str | os.PathLike[str], report_as: str | None = None) -> Report:
     """`detector.detect(path)` that never raises: a `DeepfakeError` becomes an ERROR report with its message, anything
     else (a bug, a decoder surprise) an ERROR report saying "internal error", logged with its traceback. One input's
     failure costs that input only. `report_as` names the input in the report (e.g. the client's name for a staged copy).
@@ -291,5 +319,4 @@ def detect_or_error(detector: Detector, path, report_as: str | None = None) -> R
         error = f"internal error: {type(e).__name__}: {e}".splitlines()[0]
     else:
         return report if report_as is None else replace(report, path=shown)
-    threshold = detector.scorer.threshold if detector.threshold is None else detector.threshold
-    return Report.failed(shown, error, model=detector.scorer.name, threshold=threshold)
+    return Report.failed(shown, error, model=detector.scorer.name, threshold=detector.effective_threshold)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, get_args
 
-VERDICTS = ("REAL", "FAKE", "NO_FACE", "ERROR")
+Verdict = Literal["REAL", "FAKE", "NO_FACE", "ERROR"]  # ERROR: the input could not be judged (see `error`)
+VERDICTS: tuple[Verdict, ...] = get_args(Verdict)
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ class MediaInfo:
 @dataclass(frozen=True)
 class Report:
     path: str
-    verdict: str  # REAL | FAKE | NO_FACE | ERROR
+    verdict: Verdict
     probability: float | None  # calibrated P(FAKE) of the most suspicious judged face; None without one
     threshold: float  # the threshold the deciding face was held to (it grows with the number of judged faces)
     model: str
@@ -103,14 +105,14 @@ class Report:
             path=path, verdict="ERROR", probability=None, threshold=threshold, model=model, reason=error, error=error
         )
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return _finite(asdict(self))
 
-    def to_json(self, **kw) -> str:
+    def to_json(self, **kw: Any) -> str:
         return json.dumps(self.to_dict(), **kw)
 
 
-def _finite(obj):
+def _finite(obj: Any) -> Any:
     """Round floats for readable JSON and turn NaN/inf into null (JSON has neither)."""
     if isinstance(obj, float):
         return round(obj, 4) if math.isfinite(obj) else None

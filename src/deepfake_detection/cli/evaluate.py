@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         opt.require_extra("train", "evaluate (sequence run)")
         return _sequence_run(args)
     scorer = load_scorer(args.model)
-    threshold = scorer.threshold if args.threshold is None else args.threshold
+    threshold = scorer.card.effective_threshold(args.threshold)
     kind, samples = load_labelled(args.data)
     if args.split:
         samples = [s for s in samples if s.split == args.split]

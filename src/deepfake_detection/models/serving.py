@@ -1,19 +1,20 @@
-"""Serving: packaged ONNX frame classifiers run with ONNX Runtime (no torch), plus their calibration."""
+"""Serving: packaged ONNX frame classifiers run with ONNX Runtime (no torch), calibrated by their model card."""
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from ..errors import ModelError
+from .card import ModelCard
 
 DEFAULT_MODEL = "efficientnet_lite0"
-TTA_MODES = ("none", "hflip")
 
 
 def weights_dir() -> Path:
@@ -25,28 +26,53 @@ def shipped_models() -> list[str]:
     return sorted(
         p.stem
         for p in weights_dir().glob("*.json")
-        if p.with_suffix(".onnx").is_file() or json.loads(p.read_text()).get("kind") == "fusion"
+        if p.with_suffix(".onnx").is_file() or ModelCard.load(p).kind == "fusion"
     )
 
 
-@dataclass(frozen=True)
-class Calibration:
-    """Platt scaling of the network's logit: P(FAKE) = sigmoid(a * logit + b), fitted on validation data."""
+class Scorer(Protocol):
+    """What serving needs of a frame model (one ONNX network or a fusion of several): uint8 RGB crops
+    [N, S, S, 3] in, FAKE logits out, and their calibrated P(FAKE)."""
 
-    a: float = 1.0
-    b: float = 0.0
+    @property
+    def card(self) -> ModelCard: ...
 
-    def __call__(self, logit):
-        z = self.a * np.asarray(logit, np.float64) + self.b
-        return 1.0 / (1.0 + np.exp(-z))
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def input_size(self) -> int: ...
+
+    @property
+    def threshold(self) -> float: ...
+
+    @property
+    def components(self) -> Sequence[Scorer]:
+        """The models whose logits `fuse` combines (a single model: itself)."""
+        ...
+
+    def logits(self, crops: np.ndarray) -> np.ndarray: ...
+
+    def probability(self, logit: ArrayLike) -> NDArray[np.float64]: ...
+
+    def component_logits(self, crops: np.ndarray) -> dict[str, np.ndarray]:
+        """Each component's logits by name."""
+        ...
+
+    def fuse(self, components: Mapping[str, np.ndarray]) -> np.ndarray:
+        """`component_logits` into the model's logits."""
+        ...
 
 
 class FrameScorer:
-    """A face-crop classifier: uint8 RGB crops [N, S, S, 3] in, FAKE logits out."""
+    """A face-crop classifier on ONNX Runtime: uint8 RGB crops [N, S, S, 3] in, FAKE logits out. Its card may be
+    replaced (e.g. a new calibration or tta while calibrating); everything else reads it."""
 
-    def __init__(self, onnx_path: str | Path, card: dict, threads: int = 2):
+    def __init__(self, onnx_path: str | Path, card: ModelCard, threads: int = 2):
         import onnxruntime as ort
 
+        if card.input_size <= 0:
+            raise ModelError(f"{card.name}: the model card gives no input_size")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
@@ -56,14 +82,23 @@ class FrameScorer:
         except Exception as e:  # ORT raises its own untyped errors for unreadable graphs
             raise ModelError(f"cannot load model {onnx_path}: {e}") from e
         self.card = card
-        self.name: str = card["name"]
-        self.input_size: int = int(card["input_size"])
-        self.calibration = Calibration(**card.get("calibration", {}))
-        self.threshold: float = float(card.get("threshold", 0.5))
-        self.tta: str = card.get("tta", "none")  # "hflip": average the logits of each crop and its mirror image
-        if self.tta not in TTA_MODES:
-            raise ModelError(f"{self.name}: unknown tta {self.tta!r}; known: {', '.join(TTA_MODES)}")
         self._input = self.session.get_inputs()[0].name
+
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+    @property
+    def input_size(self) -> int:
+        return self.card.input_size
+
+    @property
+    def threshold(self) -> float:
+        return self.card.threshold
+
+    @property
+    def components(self) -> tuple[FrameScorer]:
+        return (self,)
 
     def logits(self, crops: np.ndarray, batch_size: int = 64) -> np.ndarray:
         crops = np.ascontiguousarray(crops, dtype=np.uint8)
@@ -71,7 +106,7 @@ class FrameScorer:
             raise ModelError(
                 f"{self.name} expects crops [N, {self.input_size}, {self.input_size}, 3], got {crops.shape}"
             )
-        if self.tta != "hflip":
+        if self.card.tta != "hflip":
             return self._run(crops, batch_size)
         # Crops and their mirror images in one batch: one session call instead of two for a video's 32 crops.
         both = self._run(np.concatenate([crops, crops[:, :, ::-1]]), batch_size)
@@ -84,14 +119,14 @@ class FrameScorer:
         ]
         return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
 
-    def probability(self, logit) -> np.ndarray:
-        return self.calibration(logit)
+    def probability(self, logit: ArrayLike) -> NDArray[np.float64]:
+        return self.card.calibration(logit)
 
     def component_logits(self, crops: np.ndarray) -> dict[str, np.ndarray]:
         """Per-model logits; a single model is its own only component."""
         return {self.name: self.logits(crops)}
 
-    def fuse(self, components: dict[str, np.ndarray]) -> np.ndarray:
+    def fuse(self, components: Mapping[str, np.ndarray]) -> np.ndarray:
         return components[self.name]
 
 
@@ -99,36 +134,40 @@ class FusionScorer:
     """Several frame classifiers stacked: fused logit = Σ w_k · logit_k + b, fitted by logistic regression on
     validation data (so the fused logit is already calibrated). Same interface as FrameScorer."""
 
-    def __init__(self, card: dict, components: list[FrameScorer]):
+    def __init__(self, card: ModelCard, components: Sequence[Scorer]):
         sizes = {c.input_size for c in components}
         if len(sizes) != 1:
-            raise ModelError(f"fusion {card['name']!r}: components take different input sizes {sorted(sizes)}")
-        if len(card["weights"]) != len(components):
-            raise ModelError(f"fusion {card['name']!r}: {len(card['weights'])} weights for {len(components)} models")
+            raise ModelError(f"fusion {card.name!r}: components take different input sizes {sorted(sizes)}")
+        if len(card.weights) != len(components):
+            raise ModelError(f"fusion {card.name!r}: {len(card.weights)} weights for {len(components)} models")
         self.card = card
-        self.name: str = card["name"]
-        self.components = components
-        self.input_size: int = sizes.pop()
-        self.weights = np.asarray(card["weights"], np.float64)
-        self.bias = float(card["bias"])
-        self.calibration = Calibration(**card.get("calibration", {}))
-        self.threshold: float = float(card.get("threshold", 0.5))
+        self.components = tuple(components)
+        self.input_size = sizes.pop()
+        self._weights = np.asarray(card.weights, np.float64)
+
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+    @property
+    def threshold(self) -> float:
+        return self.card.threshold
 
     def component_logits(self, crops: np.ndarray) -> dict[str, np.ndarray]:
         return {c.name: c.logits(crops) for c in self.components}
 
-    def fuse(self, components: dict[str, np.ndarray]) -> np.ndarray:
+    def fuse(self, components: Mapping[str, np.ndarray]) -> np.ndarray:
         z = np.stack([components[c.name] for c in self.components], axis=-1)
-        return z @ self.weights + self.bias
+        return z @ self._weights + self.card.bias
 
-    def logits(self, crops: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    def logits(self, crops: np.ndarray) -> np.ndarray:
         return self.fuse(self.component_logits(crops))
 
-    def probability(self, logit) -> np.ndarray:
-        return self.calibration(logit)
+    def probability(self, logit: ArrayLike) -> NDArray[np.float64]:
+        return self.card.calibration(logit)
 
 
-def load_scorer(name_or_path: str | None = None, threads: int = 2) -> FrameScorer | FusionScorer:
+def load_scorer(name_or_path: str | None = None, threads: int = 2) -> Scorer:
     """Load a shipped model by name (default: the package default), an exported `.onnx` with its `.json` card, or
     a fusion card (`.json`) whose components are shipped names or paths relative to the card."""
     name_or_path = name_or_path or DEFAULT_MODEL
@@ -149,13 +188,10 @@ def load_scorer(name_or_path: str | None = None, threads: int = 2) -> FrameScore
             raise ModelError(f"unknown model {name_or_path!r} (shipped: {shipped}; or pass an exported .onnx path)")
     if not card_path.is_file():
         raise ModelError(f"no model card {card_path.name} next to {onnx_path.name}")
-    try:
-        card = json.loads(card_path.read_text())
-    except (OSError, ValueError) as e:
-        raise ModelError(f"unreadable model card {card_path}: {e}") from e
-    if card.get("kind") == "fusion":
+    card = ModelCard.load(card_path)
+    if card.kind == "fusion":
         parts = []
-        for comp in card["components"]:
+        for comp in card.components:
             local = card_path.parent / comp
             parts.append(load_scorer(str(local) if local.suffix and local.is_file() else comp, threads))
         return FusionScorer(card, parts)

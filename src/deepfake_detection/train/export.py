@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from ..calibration import fit_platt, threshold_for_fpr
 from ..datasets import load_crops, read_manifests
 from ..evaluate import binary_metrics
 from ..models import model_cfg
-from ..models.serving import Calibration
+from ..models.card import Calibration, ModelCard
 from .config import cache_path
 from .loop import load_run
 from .trainer import predict_logits
@@ -21,9 +20,6 @@ from .trainer import predict_logits
 log = logging.getLogger(__name__)
 
 TARGET_FPR = 0.05  # default operating point: at most 5 % of validation REAL faces flagged
-
-
-load_run_model = load_run  # the name scripts use
 
 
 def export_run(run: str | Path, out: str | Path, name: str | None = None, tolerance: float = 1e-3) -> dict:
@@ -52,6 +48,8 @@ def export_run(run: str | Path, out: str | Path, name: str | None = None, tolera
     prog = torch.onnx.export(
         model, (example,), dynamo=True, dynamic_shapes=({0: batch},), input_names=["crops"], output_names=["logits"]
     )
+    if prog is None:  # torch returns None only for the legacy exporter (dynamo=False)
+        raise RuntimeError("torch.onnx.export returned no ONNX program")
     prog.optimize()
     proto = prog.model_proto
     onnx.save_model(proto, out, save_as_external_data=False)
@@ -72,14 +70,14 @@ def export_run(run: str | Path, out: str | Path, name: str | None = None, tolera
         "onnx_sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
     }
     card_path = out.with_suffix(".json")
-    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    ModelCard.from_dict(card).save(card_path)
 
-    scorer = FrameScorer(out, card)
+    scorer = FrameScorer(out, ModelCard.from_dict(card))
     probe = np.ascontiguousarray(x_val[:16])
     diff = float(np.max(np.abs(scorer.logits(probe) - val_logits[:16])))
     log.info("ONNX vs PyTorch max |logit diff| = %.2e", diff)
     if diff > tolerance:
         raise RuntimeError(f"ONNX and PyTorch disagree: max |logit diff| {diff:.3g} > {tolerance}")
     card["onnx_vs_torch_max_abs_diff"] = diff
-    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    ModelCard.from_dict(card).save(card_path)
     return card

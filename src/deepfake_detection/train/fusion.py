@@ -5,8 +5,10 @@ flagged. The result is a fusion card that `load_scorer` serves like any model.""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -15,7 +17,8 @@ from ..datasets import VIDEO_SUFFIXES, Sample, load_crops, read_manifests
 from ..errors import DeepfakeError
 from ..evaluate import binary_metrics
 from ..media import DEFAULT_NUM_FRAMES
-from ..models.serving import FrameScorer
+from ..models.card import ModelCard
+from ..models.serving import Scorer
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +31,7 @@ def validation_split(manifest: str | Path) -> tuple[list[Sample], np.ndarray]:
     return val, np.array([s.y for s in val])
 
 
-def component_logits(scorers: list[FrameScorer], samples: list[Sample], batch_size: int = 64) -> np.ndarray:
+def component_logits(scorers: Sequence[Scorer], samples: list[Sample], batch_size: int = 64) -> np.ndarray:
     """[N, K] logits of each model on each manifest crop."""
     size = scorers[0].input_size
     out = np.zeros((len(samples), len(scorers)))
@@ -106,7 +109,9 @@ def _reencode(av, src: Path, dst: Path, height: int | None, crf: int) -> None:
     tmp.rename(dst)
 
 
-def video_probabilities(scorer, paths: list[Path], num_frames: int = DEFAULT_NUM_FRAMES, progress=None) -> np.ndarray:
+def video_probabilities(
+    scorer: Scorer, paths: list[Path], num_frames: int = DEFAULT_NUM_FRAMES, progress=None
+) -> np.ndarray:
     """P(FAKE) of each video through the full pipeline (NaN where no face was found)."""
     from ..pipeline import Detector
 
@@ -119,7 +124,7 @@ def video_probabilities(scorer, paths: list[Path], num_frames: int = DEFAULT_NUM
 
 
 def operating_point(
-    scorer,
+    scorer: Scorer,
     p_val: np.ndarray,
     y_val: np.ndarray,
     target_fpr: float,
@@ -155,7 +160,7 @@ def operating_point(
     return {"threshold": threshold, "threshold_rule": rule + ")", "operating_point": op}
 
 
-def build_card(name: str, components: list[str], weights: np.ndarray, bias: float, input_size: int) -> dict:
+def build_card(name: str, components: list[str], weights: np.ndarray, bias: float, input_size: int) -> dict[str, Any]:
     return {
         "name": name,
         "kind": "fusion",
@@ -166,16 +171,14 @@ def build_card(name: str, components: list[str], weights: np.ndarray, bias: floa
     }
 
 
-def component_metrics(scorers: list[FrameScorer], z_val: np.ndarray, y_val: np.ndarray) -> dict:
+def component_metrics(scorers: Sequence[Scorer], z_val: np.ndarray, y_val: np.ndarray) -> dict[str, Any]:
     """Validation metrics of each component with its own calibration (at 0.5)."""
     return {s.name: binary_metrics(y_val, s.probability(z_val[:, k])) for k, s in enumerate(scorers)}
 
 
-def write_card(card: dict, out: Path) -> None:
-    import json
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(card, indent=2) + "\n")
+def write_card(card: dict[str, Any], out: Path) -> None:
+    """Write a card built as a dict, through `ModelCard` (so it is checked as `load_scorer` will read it)."""
+    ModelCard.from_dict(card, str(out)).save(out)
 
 
 def fuse_models(
@@ -211,7 +214,7 @@ def fuse_models(
     weights, bias = fit_stack(z_fit, y_fit)
     names = [m if not Path(m).suffix else os.path.relpath(Path(m).resolve(), out.parent.resolve()) for m in models]
     card = build_card(name, names, weights, bias, scorers[0].input_size)
-    fused = FusionScorer(card, scorers)
+    fused = FusionScorer(ModelCard.from_dict(card), scorers)
     p_val = fused.probability(z_val @ weights + bias)
     point = operating_point(fused, p_val, y_val, target_fpr, real_dir, work, frames, progress)
     card.update(point, validation=component_metrics(scorers, z_val, y_val))

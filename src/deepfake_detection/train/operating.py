@@ -13,18 +13,21 @@ import csv
 import json
 import logging
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..decision import FacesRule, QualityBar, decide, fit_faces_rule
 from ..errors import DeepfakeError
 from ..media import DEFAULT_NUM_FRAMES
+from ..models.card import Tta
+from ..models.serving import Scorer
+from ..report import Verdict
 
 log = logging.getLogger(__name__)
-
-CONDITIONS = ("single_face", "multi_face", "small_face", "low_light", "broadcast", "webcam", "other")
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,7 @@ def judged(f: Face, bar: QualityBar) -> bool:
     return not bar.reasons(f.size, f.sharpness, f.yaw, f.frames, f.sampled)
 
 
-def verdict(faces: list[Face], bar: QualityBar, threshold: float, rule: FacesRule | None) -> tuple[str, int]:
+def verdict(faces: list[Face], bar: QualityBar, threshold: float, rule: FacesRule | None) -> tuple[Verdict, int]:
     """(REAL | FAKE | NO_FACE, number of judged faces), exactly as the pipeline decides."""
     judged_ = [judged(f, bar) for f in faces]
     pos, t = decide([f.probability for f in faces], judged_, threshold, rule)
@@ -215,7 +218,7 @@ def caught_table(
     items: list[Item], faces: dict[str, list[Face]], bar: QualityBar, threshold: float, rule: FacesRule | None
 ) -> dict:
     """Fake videos caught per source and method at this operating point."""
-    table: dict[str, list[str]] = defaultdict(list)
+    table: dict[str, list[Verdict]] = defaultdict(list)
     for it in items:
         v, _ = verdict(faces[it.path], bar, threshold, rule)
         if it.condition:
@@ -232,7 +235,7 @@ def caught_table(
 
 
 def calibrate_on_footage(
-    scorer,
+    scorer: Scorer,
     val,
     p_val: np.ndarray,
     target_fpr: float,
@@ -240,10 +243,10 @@ def calibrate_on_footage(
     real_footage: tuple[str, str],
     talking_heads: tuple[str, str] | None = None,
     reencode: Path | None = None,
-    fake_videos: list[str] = (),
+    fake_videos: Sequence[str] = (),
     frames: int = DEFAULT_NUM_FRAMES,
     progress=None,
-) -> dict:
+) -> dict[str, Any]:
     """Card fields for a calibrated scorer: `threshold` (one judged face), `faces_rule` (how it rises with the
     number of judged faces), `quality_bar`, and `operating_point` (calibration sets, held-apart false alarms by
     condition and by number of judged faces, fakes caught per source)."""
@@ -254,7 +257,7 @@ def calibrate_on_footage(
     from .fusion import recompressed
     from .sources import talking_head_videos
 
-    bar = QualityBar.from_card(scorer.card)
+    bar = scorer.card.quality_bar
     rf = real_footage_items(*real_footage)
     th = (
         video_items(talking_head_videos(*talking_heads), {"val": "calibration", "test": "held_apart"})
@@ -277,7 +280,8 @@ def calibrate_on_footage(
     items = rf + th + reenc + fakes
     key = hashlib.sha1(
         json.dumps(
-            [scorer.card.get("onnx_sha256"), scorer.calibration.a, scorer.calibration.b, scorer.tta, frames]
+            [scorer.card.extra.get("onnx_sha256"), scorer.card.calibration.a, scorer.card.calibration.b]
+            + [scorer.card.tta, frames]
         ).encode()
     ).hexdigest()[:12]
     faces = score(Detector(scorer, num_frames=frames, threshold=0.5), items, work / f"footage_{key}.jsonl", progress)
@@ -344,34 +348,34 @@ def calibrate_model(
     model: str,
     data: str,
     out: Path,
-    tta: str,
+    tta: Tta,
     target_fpr: float,
     work: Path,
     real_footage: tuple[str, str] | None = None,
     talking_heads: tuple[str, str] | None = None,
     reencode: Path | None = None,
-    fake_videos: list[str] = (),
+    fake_videos: Sequence[str] = (),
     frames: int = DEFAULT_NUM_FRAMES,
     progress=None,
-) -> dict:
+) -> dict[str, Any]:
     """Refit a frame model's Platt calibration on the manifest's validation crops (with `tta`), set its threshold
     and decision rule (on real footage of every kind when given, else on re-encoded real videos), write the card."""
     from ..calibration import fit_platt
     from ..evaluate import binary_metrics
-    from ..models.serving import Calibration, load_scorer
+    from ..models.card import Calibration
+    from ..models.serving import FrameScorer, load_scorer
     from . import fusion
 
     scorer = load_scorer(model)
-    if not hasattr(scorer, "tta"):
+    if not isinstance(scorer, FrameScorer):
         raise DeepfakeError("calibrate takes a single ONNX model; a fusion is calibrated by `fuse`")
-    scorer.tta = tta
+    scorer.card = replace(scorer.card, tta=tta)
     val, y = fusion.validation_split(data)
     z = fusion.component_logits([scorer], val)[:, 0]
     platt = fit_platt(z, y)
-    a, b = platt["a"], platt["b"]
-    scorer.calibration = Calibration(a, b)
+    scorer.card = replace(scorer.card, calibration=Calibration(float(platt["a"]), float(platt["b"])))
     p_val = scorer.probability(z)
-    card = dict(scorer.card, tta=tta, calibration={"a": float(a), "b": float(b)})
+    card = scorer.card.to_dict()
     if real_footage:
         card.update(
             calibrate_on_footage(

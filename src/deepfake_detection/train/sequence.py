@@ -148,7 +148,7 @@ def score_sequence_run(run: str | Path, manifest: str | Path, split: str | None)
     the most suspicious track deciding, as in the detect pipeline."""
     import torch
 
-    from ..models.serving import Calibration
+    from ..models.card import Calibration
 
     ck = torch.load(Path(run) / "best.pt", map_location="cpu", weights_only=False)
     cfg = TrainConfig(**ck["cfg"])
