@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from schemathesis.config import SchemathesisConfig
 
 from deepfake_detection.server import Settings, create_app
-from deepfake_detection.server.worker import ScanWorkers
+from deepfake_detection.server.pool import ScanWorkers
 
 EXAMPLES_PER_OPERATION = 30
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -12,25 +12,24 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
+from typing import cast
 
 from ..errors import DeepfakeError
-from ..workerproc import WorkerDied, WorkerProcess, WorkerTimeout
-from .worker import FileScanner, ScanOptions
+from ..workerproc import Handler, WorkerDied, WorkerProcess, WorkerTimeout
+from .worker import FileScanner, Record, Result, ScanOptions
 
 log = logging.getLogger(__name__)
 
-Result = tuple[str, "dict | None", "str | None"]  # path, record, or the reason the worker gave no record
 
-
-def _scanner(options: ScanOptions, factory: Callable[[ScanOptions], FileScanner]):
+def _scanner(options: ScanOptions, factory: Callable[[ScanOptions], FileScanner]) -> Handler:
     """Built once in each worker process: path -> ("done", its record)."""
     scanner = factory(options)
-    return lambda path: ("done", scanner.scan(path))
+    return lambda path: ("done", scanner.scan(str(path)))
 
 
-def _run(worker: WorkerProcess, path: str, timeout_s: float) -> tuple[dict | None, str | None]:
+def _run(worker: WorkerProcess, path: str, timeout_s: float) -> tuple[Record | None, str | None]:
     try:
-        return worker.request(path, timeout_s)[1], None
+        return cast(Record, worker.request(path, timeout_s)[1]), None  # `_scanner` answers with a record
     except WorkerTimeout:
         return None, f"worker stopped: over the {timeout_s:g} s limit per file"
     except WorkerDied as e:
@@ -48,14 +47,14 @@ class LocalPool:
             WorkerProcess(partial(_scanner, options, factory), name=f"deepfake-scan-{i}") for i in range(workers)
         ]
         self._threads: list[threading.Thread] = []
-        self._jobs: queue.Queue[str | None] = queue.Queue()
-        self._results: queue.Queue = queue.Queue()
+        self._jobs: queue.Queue[str] = queue.Queue()
+        self._results: queue.Queue[Result | BaseException] = queue.Queue()
         self._stopping = False
 
     def __enter__(self) -> LocalPool:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def imap(self, paths: Iterable[str]) -> Iterator[Result]:

@@ -12,9 +12,10 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from ..errors import DeepfakeError
-from .worker import FileScanner, ScanOptions
+from .worker import FileScanner, Record, Result, ScanOptions
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +37,10 @@ class _ScanActor:
     def ready(self) -> bool:
         return True
 
-    def scan(self, path: str) -> dict:
+    def scan(self, path: str) -> Record:
         return self.scanner.scan(path)
 
-    def scan_bytes(self, path: str, data: bytes) -> dict:
+    def scan_bytes(self, path: str, data: bytes) -> Record:
         return self.scanner.scan_bytes(path, data)
 
 
@@ -70,12 +71,12 @@ class RayPool:
         cpus = int(ray.cluster_resources().get("CPU", 1))  # local: `local_cpus`; a cluster: all its nodes
         self.options = replace(options, threads=max(1, cpus // workers))
         self._actor_cls = ray.remote(_ScanActor)
-        self._actors = []
+        self._actors: list[Any] = []  # Ray actor handles
 
     def __enter__(self) -> RayPool:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def _new_actor(self):
@@ -98,7 +99,7 @@ class RayPool:
             return actor.scan_bytes.remote(path, self.ray.put(data)), None
         return actor.scan.remote(path), None
 
-    def imap(self, paths: Iterable[str]) -> Iterator[tuple[str, dict | None, str | None]]:
+    def imap(self, paths: Iterable[str]) -> Iterator[Result]:
         ray = self.ray
         todo = list(reversed(list(paths)))
         if not todo:

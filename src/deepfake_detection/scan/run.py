@@ -8,15 +8,17 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
 
 from ..media import DEFAULT_NUM_FRAMES
+from ..report import VERDICTS
 from .discover import discover
 from .local import LocalPool
-from .report import write_csv, write_html
 from .results import ResultLog
-from .worker import FileScanner, ScanOptions, failed_record, file_digest
+from .views import write_csv, write_html
+from .worker import FileScanner, Record, Result, ScanOptions, failed_record, file_digest
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +37,20 @@ def default_workers() -> int:
     return max(1, min(available_cores(), 4))
 
 
+class Pool(Protocol):
+    """A LocalPool or a RayPool: a context manager yielding one result per path, in completion order."""
+
+    def __enter__(self) -> Pool: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def imap(self, paths: Iterable[str]) -> Iterator[Result]: ...
+
+
 @dataclass(frozen=True)
-class ScanSummary:
+class BatchSummary:
+    """What one `scan` run found, scanned and skipped, with every found file's current verdict."""
+
     out: str
     files: int  # media candidates found
     scanned: int  # scanned in this run
@@ -58,7 +72,7 @@ class ScanSummary:
     def ok(self) -> bool:
         return self.errors == 0
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -79,7 +93,7 @@ def scan(
     timeout_s: float = 600.0,
     progress: bool = True,
     factory: Callable[[ScanOptions], FileScanner] = FileScanner,
-) -> ScanSummary:
+) -> BatchSummary:
     """Scan every video and image under `paths` into the JSON Lines file `out` (resumable; see docs/SCAN.md).
 
     Arguments:
@@ -91,7 +105,7 @@ def scan(
             the files' content through the object store instead of having the workers open the paths.
         factory: builds a worker's scanner from the options (a seam for tests; must be picklable).
 
-    Returns a ScanSummary; raises DeepfakeError before scanning for a missing path, an unusable results file or a
+    Returns a BatchSummary; raises DeepfakeError before scanning for a missing path, an unusable results file or a
     model that does not load.
     """
     from ..models.serving import load_scorer
@@ -99,7 +113,7 @@ def scan(
     t0 = time.perf_counter()
     scorer = load_scorer(model, threads=1)  # a wrong --model fails here, once; crash records need its name
     model_name = scorer.name
-    default_threshold = scorer.threshold if threshold is None else threshold
+    crash_threshold = scorer.card.effective_threshold(threshold)
     del scorer
 
     found = discover(paths)
@@ -112,10 +126,10 @@ def scan(
     options = ScanOptions(
         model=model, num_frames=num_frames, threshold=threshold, threads=max(1, cores // workers), timeout_s=timeout_s
     )
-    scanned: Counter = Counter()
+    scanned: Counter[str] = Counter()
     videos = 0
     backend = f"ray ({ray_address or 'local'})" if use_ray else "local"
-    pool = None  # nothing to do: no worker starts (and no Ray instance)
+    pool: Pool | None = None  # nothing to do: no worker starts (and no Ray instance)
     if todo and use_ray:
         from .ray_pool import RayPool
 
@@ -134,7 +148,7 @@ def scan(
             with pool:
                 for path, record, reason in pool.imap(todo):
                     if record is None:
-                        record = _crash_record(path, reason, model_name, default_threshold)
+                        record = _crash_record(path, reason or "the worker gave no record", model_name, crash_threshold)
                     if path in stamps:  # taken before the worker read the file: a later edit shows as a change
                         record["mtime_ns"] = stamps[path]
                     results.append(record)
@@ -149,12 +163,12 @@ def scan(
     current = [results.records[p] for p in found.files if p in results.records]
     verdicts = Counter(r["verdict"] for r in current)
     n = sum(scanned.values())
-    summary = ScanSummary(
+    summary = BatchSummary(
         out=str(out),
         files=len(found.files),
         scanned=n,
         already_done=already,
-        verdicts={v: verdicts.get(v, 0) for v in ("REAL", "FAKE", "NO_FACE", "ERROR")},
+        verdicts={v: verdicts.get(v, 0) for v in VERDICTS},
         errors=verdicts.get("ERROR", 0),
         skipped_non_media=found.non_media,
         skipped_unreadable=dict(found.unreadable),
@@ -177,7 +191,10 @@ def _plan(files: list[str], results: ResultLog, retry_failed: bool) -> tuple[lis
     A record counts as done when its sha256 matches the file's current content; a file whose content changed is
     scanned again (its old line replaced). An ERROR record is done unless `retry_failed`. As in rsync, a file
     whose size and modification time equal its record's is taken as unchanged without being read again."""
-    todo, redo, already, stamps = [], set(), 0, {}
+    todo: list[str] = []
+    redo: set[str] = set()
+    already = 0
+    stamps: dict[str, int] = {}
     for path in files:
         try:
             st = os.stat(path)
@@ -188,6 +205,7 @@ def _plan(files: list[str], results: ResultLog, retry_failed: bool) -> tuple[lis
         if old is None:
             todo.append(path)
             continue
+        sha256: str | None
         if (
             st is not None
             and old.get("sha256")
@@ -210,9 +228,9 @@ def _plan(files: list[str], results: ResultLog, retry_failed: bool) -> tuple[lis
     return todo, redo, already, stamps
 
 
-def _crash_record(path: str, reason: str, model: str, threshold: float) -> dict:
+def _crash_record(path: str, reason: str, model: str, threshold: float) -> Record:
     try:
         sha256, size = file_digest(path)
     except OSError:
-        sha256 = size = None
+        return failed_record(path, reason, model, threshold)
     return failed_record(path, reason, model, threshold, sha256, size)

@@ -16,12 +16,19 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from ..media import DEFAULT_NUM_FRAMES
+from ..media import DEFAULT_NUM_FRAMES, Frames
 from ..report import Report
 from ..workerproc import share_cores
 
+if TYPE_CHECKING:
+    from ..faces import Detection, FaceConfig, FaceTrack
+
 log = logging.getLogger(__name__)
+
+Record = dict[str, Any]  # one file's JSON Lines record
+Result = tuple[str, Record | None, str | None]  # what a pool yields: path, record, or why the worker gave none
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,7 @@ def failed_record(
     sha256: str | None = None,
     size: int | None = None,
     elapsed_s: float = 0.0,
-) -> dict:
+) -> Record:
     rec = Report.failed(path, error, model=model, threshold=threshold).to_dict()
     rec.update(sha256=sha256, size=size, duration=None, elapsed_s=round(elapsed_s, 3), thumbnail=None)
     return rec
@@ -62,13 +69,15 @@ def failed_record(
 class _TrackRecorder:
     """The pipeline's `track` seam, wrapped to keep the last face tracks (their crops give the thumbnail)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         from ..faces import track_faces
 
         self.inner = track_faces
-        self.last = []
+        self.last: list[FaceTrack] = []
 
-    def __call__(self, frames, cfg, per_frame=None):
+    def __call__(
+        self, frames: Frames, cfg: FaceConfig, per_frame: list[list[Detection]] | None = None
+    ) -> list[FaceTrack]:
         self.last = self.inner(frames, cfg, per_frame)
         return self.last
 
@@ -84,13 +93,13 @@ class FileScanner:
         self._detect_or_error = detect_or_error
         self.options = options
         self.scorer = load_scorer(options.model, threads=options.threads)
-        self.threshold = self.scorer.threshold if options.threshold is None else options.threshold
         self._tracks = _TrackRecorder()
         self.detector = Detector(
             self.scorer, num_frames=options.num_frames, threshold=options.threshold, track=self._tracks
         )
+        self.threshold = self.detector.effective_threshold
 
-    def scan(self, path: str) -> dict:
+    def scan(self, path: str) -> Record:
         t0 = time.perf_counter()
         try:
             sha256, size = file_digest(path)
@@ -104,7 +113,7 @@ class FileScanner:
             )
         return self._detect(path, path, sha256, size, t0)
 
-    def scan_bytes(self, path: str, data: bytes) -> dict:
+    def scan_bytes(self, path: str, data: bytes) -> Record:
         """Scan content shipped by the driver (`--ship-bytes`): written to a private temp file under the same
         name, reported under `path`."""
         t0 = time.perf_counter()
@@ -127,7 +136,7 @@ class FileScanner:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
-    def _detect(self, local: str, path: str, sha256: str, size: int, t0: float) -> dict:
+    def _detect(self, local: str, path: str, sha256: str, size: int, t0: float) -> Record:
         self._tracks.last = []
         try:
             # A staged copy (--ship-bytes) is reported under its original path.

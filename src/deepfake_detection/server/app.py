@@ -17,11 +17,11 @@ from starlette.routing import Match, Mount
 
 from .. import __version__
 from ..errors import DeepfakeError
+from .pool import ScanWorkers
 from .responses import errors
 from .routes import health, page, scans
 from .settings import Settings
 from .store import ScanStore
-from .worker import ScanWorkers
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from .pool import ScanWorkers
 from .settings import Settings
 from .store import ScanStore
-from .worker import ScanWorkers
 
 
 def _store(request: Request) -> ScanStore:

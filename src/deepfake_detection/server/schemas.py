@@ -7,30 +7,33 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from .store import ScanRecord
+from ..report import Verdict
+from .store import ScanRecord, ScanStatus
 
-Status = Literal["queued", "running", "done", "failed"]
+
+def _at(t: float) -> datetime:
+    return datetime.fromtimestamp(t, tz=timezone.utc)
 
 
 def _when(t: float | None) -> datetime | None:
-    return None if t is None else datetime.fromtimestamp(t, tz=timezone.utc)
+    return None if t is None else _at(t)
 
 
 class ScanCreated(BaseModel):
     id: str
-    status: Status
-    duplicate: bool = Field(False, description="identical content (SHA-256) was already scanned or is queued")
+    status: ScanStatus
+    duplicate: bool = Field(default=False, description="identical content (SHA-256) was already scanned or is queued")
 
 
 class ScanSummary(BaseModel):
     id: str
-    status: Status
+    status: ScanStatus
     filename: str
     size: int
     created: datetime
     finished: datetime | None
-    verdict: str | None = Field(None, description="REAL, FAKE, NO_FACE once done")
-    probability: float | None = Field(None, description="calibrated P(fake) of the most suspicious face")
+    verdict: Verdict | None = Field(default=None, description="REAL, FAKE, NO_FACE once done")
+    probability: float | None = Field(default=None, description="calibrated P(fake) of the most suspicious face")
     error: str | None = None
 
     @classmethod
@@ -41,7 +44,7 @@ class ScanSummary(BaseModel):
             status=r.status,
             filename=r.filename,
             size=r.size,
-            created=_when(r.created),
+            created=_at(r.created),
             finished=_when(r.finished),
             verdict=report.get("verdict"),
             probability=report.get("probability"),
@@ -53,7 +56,8 @@ class ScanPublic(ScanSummary):
     sha256: str
     started: datetime | None
     report: dict[str, Any] | None = Field(
-        None, description="the `deepfake-detect detect --json` report, with explanations (heatmap, pictures) per face"
+        default=None,
+        description="the `deepfake-detect detect --json` report, with explanations (heatmap, pictures) per face",
     )
 
     @classmethod

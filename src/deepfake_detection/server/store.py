@@ -10,8 +10,9 @@ import uuid
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
-STATUSES = ("queued", "running", "done", "failed")
+ScanStatus = Literal["queued", "running", "done", "failed"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS scans (
@@ -38,12 +39,12 @@ class ScanRecord:
     sha256: str
     filename: str  # the client's name, for display only: never part of a path
     size: int
-    status: str
+    status: ScanStatus
     keep: bool
     created: float
     started: float | None
     finished: float | None
-    report: dict | None
+    report: dict[str, Any] | None
     error: str | None
 
 
@@ -62,14 +63,14 @@ class ScanStore:
         return db
 
     def create(self, sha256: str, filename: str, size: int, keep: bool) -> ScanRecord:
-        scan_id = uuid.uuid4().hex
+        scan_id, created = uuid.uuid4().hex, time.time()
         with closing(self._connect()) as db, db:
             db.execute(
                 "INSERT INTO scans (id, sha256, filename, size, status, keep, created) "
                 "VALUES (?, ?, ?, ?, 'queued', ?, ?)",
-                (scan_id, sha256, filename, size, int(keep), time.time()),
+                (scan_id, sha256, filename, size, int(keep), created),
             )
-        return self.get(scan_id)
+        return ScanRecord(scan_id, sha256, filename, size, "queued", keep, created, None, None, None, None)
 
     def get(self, scan_id: str) -> ScanRecord | None:
         with closing(self._connect()) as db:
@@ -93,7 +94,7 @@ class ScanStore:
     def mark_running(self, scan_id: str) -> None:
         self._update(scan_id, status="running", started=time.time())
 
-    def finish(self, scan_id: str, report: dict | None = None, error: str | None = None) -> None:
+    def finish(self, scan_id: str, report: dict[str, Any] | None = None, error: str | None = None) -> None:
         status = "failed" if error is not None else "done"
         self._update(
             scan_id,
@@ -103,7 +104,7 @@ class ScanStore:
             error=error,
         )
 
-    def _update(self, scan_id: str, **fields) -> None:
+    def _update(self, scan_id: str, **fields: object) -> None:
         cols = ", ".join(f"{k} = ?" for k in fields)
         with closing(self._connect()) as db, db:
             db.execute(f"UPDATE scans SET {cols} WHERE id = ?", (*fields.values(), scan_id))

@@ -12,7 +12,7 @@ import threading
 from functools import partial
 from pathlib import Path
 
-from ..workerproc import WorkerDied, WorkerProcess, WorkerStartError, WorkerTimeout, share_cores
+from ..workerproc import Handler, WorkerDied, WorkerProcess, WorkerStartError, WorkerTimeout, share_cores
 from .settings import Settings
 from .store import ScanStore
 
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 START_TIMEOUT_S = 120.0  # importing the stack and loading the model in a fresh process
 
 
-def _detector(model: str, num_frames: int, threads: int):
+def _detector(model: str, num_frames: int, threads: int) -> Handler:
     """Built once in each worker process: path -> ("done", report JSON) or ("failed", reason)."""
     # With 2 workers on 2 cores and no thread limit, 50 clients got fewer scans done than with 1 worker (83 vs 96
     # in 60 s, benchmarks/load.py); with the limit they did 118.
@@ -32,9 +32,9 @@ def _detector(model: str, num_frames: int, threads: int):
 
     detector = Detector(load_scorer(model or None, threads=threads), num_frames=num_frames, explain=True)
 
-    def handle(path: str) -> tuple[str, str]:
+    def handle(path: object) -> tuple[str, object]:
         try:
-            return "done", detector.detect(path).to_json()
+            return "done", detector.detect(str(path)).to_json()
         except DeepfakeError as e:
             return "failed", str(e)
         except Exception as e:  # a bug or decoder surprise fails this scan with its reason, never the worker
@@ -53,7 +53,7 @@ def run_scan(proc: WorkerProcess, upload: Path, timeout_s: float) -> tuple[bool,
         return False, f"the scanner process died while reading this file ({e.status})"
     except WorkerStartError as e:
         return False, str(e)
-    return kind == "done", payload
+    return kind == "done", str(payload)  # the report's JSON or the reason (see `_detector`)
 
 
 def public_reason(reason: str, upload: Path, filename: str) -> str:
