@@ -85,3 +85,12 @@ def test_close_stops_for_good():
     w.close()
     with pytest.raises(WorkerStartError, match="shutting down"):
         w.request("hello", 30)
+
+
+def test_every_worker_failure_is_a_deepfake_error_with_its_own_type():
+    """Callers catch the three apart (a timeout, a crash, a model that does not load); anything that only knows
+    the package's errors still catches them all."""
+    from deepfake_detection.errors import DeepfakeError
+
+    assert all(issubclass(e, DeepfakeError) for e in (WorkerStartError, WorkerTimeout, WorkerDied))
+    assert WorkerDied("killed by SIGKILL").status == "killed by SIGKILL"

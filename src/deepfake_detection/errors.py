@@ -9,10 +9,6 @@ class MediaError(DeepfakeError):
     """The input cannot be read as a video or image (missing, empty, corrupt, audio-only, too big)."""
 
 
-class FaceError(DeepfakeError):
-    """Face detection failed for a reason other than 'no face in the picture'."""
-
-
 class ModelError(DeepfakeError):
     """Unknown model name, missing weights or a model that cannot be run."""
 

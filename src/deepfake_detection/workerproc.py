@@ -12,6 +12,8 @@ import os
 import signal
 import threading
 from collections.abc import Callable
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 
 from .errors import DeepfakeError
 
@@ -24,11 +26,11 @@ class WorkerStartError(DeepfakeError):
     """The worker process could not start or build its handler (e.g. the model does not load)."""
 
 
-class WorkerTimeout(Exception):
+class WorkerTimeout(DeepfakeError):
     """A request ran past its time limit; the process was killed."""
 
 
-class WorkerDied(Exception):
+class WorkerDied(DeepfakeError):
     """The process ended while answering a request; `status` says how (exit code or signal)."""
 
     def __init__(self, status: str):
@@ -58,7 +60,7 @@ def exit_status(code: int | None) -> str:
     return f"exit code {code}"
 
 
-def _answer(conn, build: Callable[[], Handler]) -> None:
+def _answer(conn: Connection, build: Callable[[], Handler]) -> None:
     """Process side: build the handler, report ready (or the one-line reason it failed), then answer one request
     per message until None arrives or the caller is gone."""
     # Ctrl-C in a terminal reaches the whole process group: the caller decides what stops (and kills us), so a
@@ -88,8 +90,8 @@ class WorkerProcess:
         self, build: Callable[[], Handler], name: str = "deepfake-worker", start_timeout_s: float = START_TIMEOUT_S
     ):
         self.build, self.name, self.start_timeout_s = build, name, start_timeout_s
-        self.proc = None
-        self.conn = None
+        self.proc: BaseProcess | None = None
+        self.conn: Connection | None = None
         self._lock = threading.Lock()  # start / kill may race between a feeding thread and shutdown
         self._closed = False
 
@@ -98,11 +100,11 @@ class WorkerProcess:
         with self._lock:
             if self._closed:
                 raise WorkerStartError("shutting down")
-            self.conn, child = ctx.Pipe()
-            self.proc = ctx.Process(target=_answer, args=(child, self.build), daemon=True, name=self.name)
-            self.proc.start()
+            conn, child = ctx.Pipe()
+            proc = ctx.Process(target=_answer, args=(child, self.build), daemon=True, name=self.name)
+            self.proc, self.conn = proc, conn
+            proc.start()
             child.close()
-            conn = self.conn
         if not conn.poll(self.start_timeout_s):
             self.kill()
             raise WorkerStartError(f"the worker did not start within {self.start_timeout_s:.0f} s")
@@ -114,18 +116,20 @@ class WorkerProcess:
             self.kill()
             raise WorkerStartError(f"the worker could not load the model: {payload}")
 
-    def request(self, message, timeout_s: float) -> tuple[str, object]:
+    def request(self, message: object, timeout_s: float) -> tuple[str, object]:
         """The handler's (kind, payload) for `message`. Raises WorkerStartError, WorkerTimeout or WorkerDied."""
         if self.proc is None or not self.proc.is_alive():
             self._start()
         try:
             conn = self.conn
+            if conn is None:  # dropped by a concurrent kill()
+                raise OSError("the worker's pipe is closed")
             conn.send(message)
             if not conn.poll(timeout_s):
                 self.kill()
                 raise WorkerTimeout(f"over the {timeout_s:g} s limit")
             return conn.recv()
-        except (EOFError, OSError, AttributeError):  # AttributeError: conn already dropped by a concurrent kill()
+        except (EOFError, OSError):
             proc = self.proc
             if proc is not None:
                 proc.join(2)  # reap it, so its exit code (or the signal that killed it) is known
