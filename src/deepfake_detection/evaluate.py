@@ -218,7 +218,7 @@ def evaluate_videos(
     scored = [r for r in rows if r["probability"] is not None]
     y = np.array([int(r["label"] == "FAKE") for r in scored])
     p = np.array([r["probability"] for r in scored])
-    video = binary_metrics(y, p, threshold)
+    video: dict[str, float | None] = dict(binary_metrics(y, p, threshold))
     video["no_face"] = sum(r["verdict"] == "NO_FACE" for r in rows)
     video["errors"] = sum(r["verdict"] == "ERROR" for r in rows)
     video["mean_seconds"] = float(np.mean([r["seconds"] for r in scored])) if scored else None

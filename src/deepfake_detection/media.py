@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import av
 import numpy as np
@@ -116,7 +117,7 @@ def read_frames(
     try:
         with av.open(str(p), metadata_errors="ignore") as container:
             if not container.streams.video:
-                kinds = sorted({s.type for s in container.streams}) or ["no"]
+                kinds = sorted({str(s.type) for s in container.streams}) or ["no"]
                 raise MediaError(f"no video or image stream in {p.name} (found {', '.join(kinds)} streams)")
             stream = container.streams.video[0]
             is_image = p.suffix.lower() in IMAGE_SUFFIXES or container.format.name.endswith("_pipe")
@@ -245,7 +246,7 @@ def _decode_sample(container, stream, pts: list[int], n: int, size, on_frame=Non
     wanted = {pts[i]: i for i in _targets(len(pts), n)}
     tb, start = stream.time_base, stream.start_time or 0
     cc = stream.codec_context
-    picked = []
+    picked: list[tuple[int, np.ndarray, int, float]] = []  # (sample position, RGB, rotation, seconds)
     try:
         for pkt in container.demux(stream):
             if pkt.size:
@@ -347,7 +348,7 @@ def exif_orientation(head: bytes) -> int:
         marker, size = head[i + 1], int.from_bytes(head[i + 2 : i + 4], "big")
         if marker == 0xE1 and head[i + 4 : i + 10] == b"Exif\0\0":
             tiff = head[i + 10 : i + 2 + size]
-            order = "little" if tiff[:2] == b"II" else "big"
+            order: Literal["little", "big"] = "little" if tiff[:2] == b"II" else "big"
             ifd = int.from_bytes(tiff[4:8], order)
             for k in range(int.from_bytes(tiff[ifd : ifd + 2], order)):
                 entry = tiff[ifd + 2 + 12 * k : ifd + 14 + 12 * k]

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
-from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from collections.abc import Iterable, Sized
+from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import DeepfakeError
 from ..media import DEFAULT_NUM_FRAMES
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 T = TypeVar("T")
 
@@ -65,13 +68,12 @@ def show_progress(quiet: bool) -> bool:
     return not quiet and sys.stderr.isatty()
 
 
-def progress(
-    items: Iterable[T], quiet: bool, desc: str, unit: str = "it", min_items: int = 1
-) -> Iterator[T] | Iterable[T]:
-    """A tqdm bar on stderr, only for a person watching: never when --quiet or stderr is not a terminal."""
+def progress(items: Iterable[T], quiet: bool, desc: str, unit: str = "it", min_items: int = 1) -> tqdm[T]:
+    """A tqdm bar on stderr, only for a person watching: never when --quiet or stderr is not a terminal (it still
+    iterates, and its `write` prints without breaking a bar)."""
     from tqdm import tqdm
 
-    total = len(items) if hasattr(items, "__len__") else None  # type: ignore[arg-type]
+    total = len(items) if isinstance(items, Sized) else None
     off = not show_progress(quiet) or (total is not None and total < min_items)
     return tqdm(items, desc=desc, unit=unit, file=sys.stderr, disable=off)
 

@@ -76,6 +76,8 @@ def load_folded_onnx(model, onnx_path) -> None:
                 mod.weight.copy_(torch.tensor(weight))
                 bias = inits[f"{name}.weight_bias"]
                 bn = next(m for _, m in modules[pos + 1 :] if isinstance(m, nn.BatchNorm2d))
+                if bn.running_mean is None or bn.running_var is None:
+                    raise ValueError(f"{onnx_path}: the BatchNorm after {name} keeps no running statistics")
                 bn.weight.fill_(1.0)
                 bn.bias.copy_(torch.tensor(bias))
                 bn.running_mean.zero_()

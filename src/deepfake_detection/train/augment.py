@@ -16,7 +16,7 @@ def augment(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         img = img[:, ::-1]
     # Box jitter: the detector never frames a face exactly like the training crop did.
     angle, scale = rng.uniform(-8, 8), rng.uniform(0.92, 1.1)
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
+    m = np.asarray(cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale), np.float64)
     m[:, 2] += rng.uniform(-0.05, 0.05, 2) * (w, h)
     img = cv2.warpAffine(np.ascontiguousarray(img), m, (w, h), borderMode=cv2.BORDER_REFLECT_101)
     # Light: brightness, contrast, saturation, gamma.
@@ -34,7 +34,8 @@ def augment(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 1.3))
     if rng.random() < 0.5:
         ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(40, 96))])
-        img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+        decoded = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if ok else None
+        img = img if decoded is None else decoded
     return img
 
 

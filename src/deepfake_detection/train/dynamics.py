@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,7 @@ def fit_from_manifest(manifest: str | Path, out: str | Path) -> dict:
     if len({t["y"] for t in train}) < 2:
         raise DeepfakeError(f"{manifest}: the train split needs REAL and FAKE tracks")
     model = fit_dynamics(np.stack([t["features"] for t in train]), np.array([t["y"] for t in train]))
-    report = {"train_tracks": len(train)}
+    report: dict[str, Any] = {"train_tracks": len(train)}
     for split in ("val", "test"):
         rows = [t for t in table if t["split"] == split]
         per_video: dict[str, tuple[int, float]] = {}
@@ -55,8 +56,8 @@ def fit_from_manifest(manifest: str | Path, out: str | Path) -> dict:
             p = model.probability(t["features"])
             per_video[t["video"]] = (t["y"], max(p, per_video.get(t["video"], (0, 0.0))[1]))
         if per_video and len({y for y, _ in per_video.values()}) == 2:
-            y, p = map(np.array, zip(*per_video.values()))
-            report[split] = binary_metrics(y, p)
+            ys, ps = map(np.array, zip(*per_video.values()))
+            report[split] = binary_metrics(ys, ps)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(
         json.dumps(model.to_json() | {"trained_on": str(manifest), "metrics": report}, indent=2) + "\n"

@@ -47,7 +47,7 @@ def landmark_finder(points: int = 5):
         found = detect_faces(img)
         if not found:
             return None
-        if points == 5:
+        if dlib is None or predictor is None:  # 5 points: YuNet's own
             return np.array(found[0].landmarks, np.float32)
         x1, y1, x2, y2 = (int(round(v)) for v in found[0].box)
         shape = predictor(np.ascontiguousarray(img), dlib.rectangle(x1, y1, x2, y2))

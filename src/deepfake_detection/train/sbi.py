@@ -46,7 +46,7 @@ def face_mask(shape: tuple[int, int], landmarks: np.ndarray, rng: np.random.Gene
     """
     h, w = shape
     pts = _hull_points(landmarks, rng)
-    mask = np.zeros((h, w), np.uint8)
+    mask: np.ndarray = np.zeros((h, w), np.uint8)
     cv2.fillConvexPoly(mask, cv2.convexHull(pts.round().astype(np.int32)), 255)
     # Random elastic-ish deformation: a smooth random displacement field.
     grid = max(4, h // 16)
@@ -70,7 +70,7 @@ def face_mask(shape: tuple[int, int], landmarks: np.ndarray, rng: np.random.Gene
 def _alter(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The 'source' face: the same face with a colour, sharpness, scale/shift and compression change."""
     h, w = img.shape[:2]
-    x = img.astype(np.float32)
+    x: np.ndarray = img.astype(np.float32)
     x = x * rng.uniform(0.9, 1.1, 3) + rng.uniform(-15, 15, 3)  # per-channel gain and shift
     x = (x - x.mean()) * rng.uniform(0.85, 1.15) + x.mean() + rng.uniform(-12, 12)
     x = np.clip(x, 0, 255).astype(np.uint8)
@@ -80,13 +80,18 @@ def _alter(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         blur = cv2.GaussianBlur(x, (0, 0), 1.0)
         x = cv2.addWeighted(x, 1.6, blur, -0.6, 0)
     s = rng.uniform(0.95, 1.05)
-    m = np.float32(
-        [[s, 0, (1 - s) * w / 2 + rng.uniform(-0.03, 0.03) * w], [0, s, (1 - s) * h / 2 + rng.uniform(-0.03, 0.03) * h]]
+    m = np.array(
+        [
+            [s, 0, (1 - s) * w / 2 + rng.uniform(-0.03, 0.03) * w],
+            [0, s, (1 - s) * h / 2 + rng.uniform(-0.03, 0.03) * h],
+        ],
+        np.float32,
     )
     x = cv2.warpAffine(x, m, (w, h), borderMode=cv2.BORDER_REFLECT_101)
     if rng.random() < 0.5:
         ok, buf = cv2.imencode(".jpg", x, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(50, 95))])
-        x = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+        decoded = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if ok else None
+        x = x if decoded is None else decoded
     return x
 
 

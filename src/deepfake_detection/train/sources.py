@@ -63,12 +63,17 @@ def recut(img: np.ndarray, size: int = 224, pad: float = 0.25) -> np.ndarray | N
     if not found:
         b = int(pad * max(img.shape[:2]))
         found = [
-            Detection(tuple(v - b for v in d.box), d.score, tuple((x - b, y - b) for x, y in d.landmarks))
+            Detection(_shifted(d.box, -b), d.score, tuple((x - b, y - b) for x, y in d.landmarks))
             for d in detect_faces(np.pad(img, ((b, b), (b, b), (0, 0))))
         ]
     if not found:
         return None
     return crop_face(img, found[0], size)
+
+
+def _shifted(box: tuple[float, float, float, float], by: float) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = box
+    return (x1 + by, y1 + by, x2 + by, y2 + by)
 
 
 def prepare_ffpp(

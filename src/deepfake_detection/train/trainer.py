@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -47,13 +48,13 @@ def selection_score(metrics: dict, select: str, val, logits) -> float:
 def sampling_weights(samples, source_weights: dict, method_weights: dict) -> np.ndarray:
     """Draw probabilities: a source's share follows its weight (not its size); within a source its methods share
     it by their weights; within a (source, method) cell every row is equally likely."""
-    from collections import Counter
+    from collections import Counter, defaultdict
 
     cells = Counter((s.source, s.method) for s in samples)
     mw = {c: float(method_weights.get(c[1], 1.0)) for c in cells}
-    per_source = Counter()
-    for c, w in mw.items():
-        per_source[c[0]] += w
+    per_source: dict[str, float] = defaultdict(float)
+    for c, cell_weight in mw.items():
+        per_source[c[0]] += cell_weight
     w = np.array(
         [
             float(source_weights.get(s.source, 1.0))
@@ -192,7 +193,8 @@ def train_frames(cfg: TrainConfig, progress: bool = True) -> Path:
         if state.due():
             z_val = predict_logits(model, x_val)
             p_val = 1 / (1 + np.exp(-z_val))
-            m = binary_metrics(y_val[val_used], p_val[val_used])  # selects the checkpoint: never held-out rows
+            # The metrics that select the checkpoint: never on held-out rows.
+            m: dict[str, Any] = binary_metrics(y_val[val_used], p_val[val_used])
             m["per_source_auc"] = per_source_auc(val_s, z_val)
             m.update(step=state.step, train_loss=float(np.mean(running)), lr=lr_at(state.step), wall_s=state.wall_s)
             running = []
