@@ -2,7 +2,7 @@
 them and classify the crops, each stage measured on its own. The sum is what a pipeline that does all the work
 plainly cannot beat; the shipped pipeline goes below it by doing less work (see benchmarks/pipeline.py).
 
-    python benchmarks/floor.py [CLIP] [--frames 32] [--repeat 3]
+    python -m benchmarks.floor [CLIP] [--frames 32] [--repeat 3]
 
 Stages, each the best of a few plain ways, timed as the median of --repeat runs:
   decode    every frame decoded (PyAV, FFmpeg threads AUTO), only the sampled ones converted to RGB; per-frame
@@ -108,7 +108,7 @@ def main() -> None:
     if args.clip:
         clip = Path(args.clip)
     else:
-        from pipeline import bench_clip  # benchmarks/pipeline.py, same folder
+        from benchmarks.pipeline import bench_clip
 
         clip = bench_clip()
     f = naive_floor(clip, args.frames, args.repeat)

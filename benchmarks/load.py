@@ -1,8 +1,8 @@
 """Load test for `deepfake-detect serve`: N concurrent clients upload and poll against a real server process.
 
-    python benchmarks/load.py                      # 50 clients for 60 s against 1 worker, queue 16
-    python benchmarks/load.py --short              # 4 clients for 6 s (what tests/test_load_short.py runs)
-    python benchmarks/load.py --clients 20 --seconds 30 --workers 2 --json
+    python -m benchmarks.load                      # 50 clients for 60 s against 1 worker, queue 16
+    python -m benchmarks.load --short              # 4 clients for 6 s (what tests/test_load_short.py runs)
+    python -m benchmarks.load --clients 20 --seconds 30 --workers 2 --json
 
 Starts the server on a free 127.0.0.1 port with a temporary data dir, runs the clients for a bounded time, lets
 every accepted scan finish, then checks each has a stored result. Reports p50/p95 latency of upload acceptance
@@ -27,8 +27,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -109,8 +107,7 @@ def media_pool(folder: Path) -> list[tuple[str, bytes]]:
     """A few small face files: JPEG photos and short MP4 clips (the drawn faces the tests use)."""
     import cv2
 
-    sys.path.insert(0, str(REPO / "tests"))
-    from conftest import drawn_face, write_video
+    from benchmarks.synthetic import drawn_face, write_video
 
     pool = []
     for i in range(4):

@@ -1,6 +1,6 @@
 """CPU inference cost per face for exported frame models (ONNX Runtime, 2 threads), and parameter counts.
 
-    python benchmarks/models.py runs/*/model.onnx src/deepfake_detection/models/weights/efficientnet_lite0.onnx
+    python -m benchmarks.models runs/*/model.onnx src/deepfake_detection/models/weights/efficientnet_lite0.onnx
 
 Prints ms per face at batch 1 and batch 32 (median of repeats), relative to the first model given.
 """

@@ -1,6 +1,6 @@
 """End-to-end speed of `detect` on a 10 s 1080p30 clip against the naive floor and a plain FFmpeg decode.
 
-    python benchmarks/pipeline.py [--repeat 3] [--frames 32] [--scaling]
+    python -m benchmarks.pipeline [--repeat 3] [--frames 32] [--scaling]
 
 Prints, in one run: the naive floor (benchmarks/floor.py: plain decode + YuNet on every sampled frame + one ONNX
 batch), a plain `ffmpeg -threads 2` full decode of the same clip (PyAV's full decode when the ffmpeg program is
@@ -40,8 +40,7 @@ def _face_frames() -> tuple[list[np.ndarray], str]:
     if SAMPLE.is_file():
         with av.open(str(SAMPLE)) as c:
             return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)], "real face"
-    sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import drawn_face  # a cartoon face YuNet finds
+    from benchmarks.synthetic import drawn_face  # a cartoon face YuNet finds
 
     face = drawn_face()
     return [np.roll(face, i % 8, axis=1) for i in range(16)], "drawn face"
@@ -183,7 +182,7 @@ def main() -> None:
     ap.add_argument("--scaling", action="store_true", help="also time 360p/4K and 60 s/10 min clips")
     ap.add_argument("--noise", type=float, default=6.0, help="sensor-noise sigma of the second clip")
     args = ap.parse_args()
-    from floor import naive_floor  # benchmarks/floor.py
+    from benchmarks.floor import naive_floor
 
     print(f"machine: {machine()}")
     goals = []

@@ -2,11 +2,11 @@
 
 The folder is made once (cached in the temp folder): N clips of 10 s at 30 fps, 1080p (or --height 720), H.264,
 each a face on a grey background, a different stretch of the face for each clip. The face comes from the shared
-talking-head sample when ../shared/data is present, else the cartoon face of tests/conftest.py (found by the face
+talking-head sample when ../shared/data is present, else the cartoon face of benchmarks/synthetic.py (found by the face
 detector, so every stage runs); the clips are made by benchmarks/pipeline.py's make_clip. Every run writes a fresh results file. The figures include starting the workers
 and loading their models, as a user's scan does.
 
-Run: python benchmarks/scan.py [--clips 8] [--height 720] [--workers 2] [--frames 32] [--no-ray]
+Run: python -m benchmarks.scan [--clips 8] [--height 720] [--workers 2] [--frames 32] [--no-ray]
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline import make_clip  # benchmarks/pipeline.py: the same face clip, same source
-
+from benchmarks.pipeline import make_clip  # the same face clip, same source
 from deepfake_detection.scan import scan
 from deepfake_detection.scan.run import available_cores
 

@@ -7,8 +7,9 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from conftest import VIDEOS_SAMPLE, gradient_frames, needs, write_audio_only, write_video
+from helpers import VIDEOS_SAMPLE, needs
 
+from benchmarks.synthetic import gradient_frames, write_audio_only, write_video
 from deepfake_detection.cli import main
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import VIDEOS_SAMPLE, drawn_face, needs, write_video
+from helpers import VIDEOS_SAMPLE, needs
 
+from benchmarks.synthetic import drawn_face, write_video
 from deepfake_detection.decision import FacesRule, QualityBar, decide, fit_faces_rule, threshold_for_faces
 
 

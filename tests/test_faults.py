@@ -14,14 +14,12 @@ from pathlib import Path
 import cv2
 import httpx
 import pytest
-from conftest import REPO, drawn_face, write_video
 from fastapi.testclient import TestClient
 
+from benchmarks import load  # start/stop a real server
+from benchmarks.synthetic import drawn_face, write_video
 from deepfake_detection.server import Settings, create_app
 from deepfake_detection.server.routes import scans as scans_route
-
-sys.path.insert(0, str(REPO / "benchmarks"))
-import load  # noqa: E402  (benchmarks/load.py: start/stop a real server)
 
 
 def slow_clip(path: Path, shift: int = 0) -> Path:

@@ -4,8 +4,8 @@ import shutil
 import av
 import numpy as np
 import pytest
-from conftest import drawn_face, write_video
 
+from benchmarks.synthetic import drawn_face, write_video
 from deepfake_detection.calibration import threshold_for_fpr
 from deepfake_detection.errors import ModelError
 from deepfake_detection.models.serving import FusionScorer, load_scorer, weights_dir

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import cv2
 import pytest
-from conftest import drawn_face, write_video
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from benchmarks.synthetic import drawn_face, write_video
 
 settings.register_profile(
     "fuzz-ci", max_examples=300, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]

@@ -1,12 +1,7 @@
 """The load benchmark's short mode as a test: concurrent clients against a real `serve` process; every accepted
 scan ends with a stored result, a full queue answers 503 (never an error or a hang), memory is measured."""
 
-import sys
-
-from conftest import REPO
-
-sys.path.insert(0, str(REPO / "benchmarks"))
-import load  # noqa: E402  (benchmarks/load.py)
+from benchmarks import load
 
 
 def test_short_load_run_loses_no_scan():

@@ -1,8 +1,8 @@
 import cv2
 import numpy as np
 import pytest
-from conftest import gradient_frames, write_audio_only, write_video
 
+from benchmarks.synthetic import gradient_frames, write_audio_only, write_video
 from deepfake_detection.errors import MediaError
 from deepfake_detection.media import MediaLimits, read_frames
 

@@ -6,8 +6,9 @@ import json
 import cv2
 import numpy as np
 import pytest
-from conftest import FACES_SAMPLE, VIDEOS_SAMPLE, gradient_frames, needs, write_video
+from helpers import FACES_SAMPLE, VIDEOS_SAMPLE, needs
 
+from benchmarks.synthetic import gradient_frames, write_video
 from deepfake_detection.models.serving import load_scorer
 from deepfake_detection.pipeline import Detector, detect
 

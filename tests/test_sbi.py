@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import FACES_SAMPLE, needs
+from helpers import FACES_SAMPLE, needs
 
 from deepfake_detection.train.sbi import face_mask, self_blend
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import cv2
 import pytest
-from conftest import drawn_face, write_video
 
+from benchmarks.synthetic import drawn_face, write_video
 from deepfake_detection.errors import DeepfakeError
 from deepfake_detection.scan import scan
 from deepfake_detection.scan.discover import discover

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import drawn_face, write_video
 from fastapi.testclient import TestClient
 
+from benchmarks.synthetic import drawn_face, write_video
 from deepfake_detection.errors import ConfigError
 from deepfake_detection.server import Settings, create_app
 from deepfake_detection.server.store import ScanStore

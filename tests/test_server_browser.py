@@ -13,7 +13,7 @@ import time
 
 import httpx
 import pytest
-from conftest import VIDEOS_SAMPLE
+from helpers import VIDEOS_SAMPLE
 
 from deepfake_detection.server import Settings, create_app
 
@@ -134,8 +134,9 @@ def test_page_greys_out_faces_that_were_not_judged(live_server, tmp_path):
     assert CHROMIUM, "DEEPFAKE_REQUIRE_BROWSER=1 but no chromium on PATH"
     import cv2
     import numpy as np
-    from conftest import drawn_face, write_video
     from playwright import sync_api as playwright
+
+    from benchmarks.synthetic import drawn_face, write_video
 
     tile = cv2.resize(drawn_face(w=120, h=120, cx=60, cy=62, s=0.55), (44, 44), interpolation=cv2.INTER_AREA)
     frames = []

@@ -9,8 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import drawn_face
 
+from benchmarks.synthetic import drawn_face
 from deepfake_detection.datasets import Sample, read_manifest
 from deepfake_detection.evaluate import per_source_auc
 from deepfake_detection.train.sources import ffpp_group, prepare_ffpp, talking_head_samples

@@ -44,7 +44,7 @@ def test_train_resume_and_export_agree(tiny_crops, tmp_path):
 
 def test_sbi_training_needs_faces_and_runs_on_real_crops(tiny_crops, tmp_path):
     """SBI mode replaces FAKE slots with self-blended REAL crops; without detectable faces it says so."""
-    from conftest import FACES_SAMPLE
+    from helpers import FACES_SAMPLE
 
     from deepfake_detection.errors import DeepfakeError
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
-from conftest import drawn_face, write_audio_only, write_video
+
+from benchmarks.synthetic import drawn_face, write_audio_only, write_video
 
 
 def face_frames(n: int = 20, **kw) -> list[np.ndarray]:
