@@ -19,6 +19,8 @@ from fastapi.testclient import TestClient
 
 from deepfake_detection.server import Settings, create_app
 
+pytestmark = pytest.mark.slow  # every hostile file through `detect`, the API and `scan`
+
 CLI = [sys.executable, "-m", "deepfake_detection.cli"]
 
 

@@ -21,6 +21,8 @@ from benchmarks.synthetic import drawn_face, write_video
 from deepfake_detection.server import Settings, create_app
 from deepfake_detection.server.routes import scans as scans_route
 
+pytestmark = pytest.mark.slow  # `serve` processes killed mid-scan and restarted
+
 
 def slow_clip(path: Path, shift: int = 0) -> Path:
     return write_video(path, [drawn_face(w=640, h=480, cx=300 + (i + shift) % 20, s=1.5) for i in range(120)])

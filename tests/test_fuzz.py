@@ -21,6 +21,8 @@ from hypothesis import strategies as st
 
 from benchmarks.synthetic import drawn_face, write_video
 
+pytestmark = pytest.mark.slow  # mutated media through `detect` in a subprocess
+
 settings.register_profile(
     "fuzz-ci", max_examples=300, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )

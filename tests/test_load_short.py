@@ -1,7 +1,11 @@
 """The load benchmark's short mode as a test: concurrent clients against a real `serve` process; every accepted
 scan ends with a stored result, a full queue answers 503 (never an error or a hang), memory is measured."""
 
+import pytest
+
 from benchmarks import load
+
+pytestmark = pytest.mark.slow  # concurrent clients against a real `serve` process
 
 
 def test_short_load_run_loses_no_scan():

@@ -17,6 +17,8 @@ from deepfake_detection.errors import ConfigError
 from deepfake_detection.server import Settings, create_app
 from deepfake_detection.server.store import ScanStore
 
+pytestmark = pytest.mark.slow  # real scans; restarts and kills of `serve` processes
+
 
 def wait_done(client, scan_id: str, timeout: float = 120.0) -> dict:
     end = time.monotonic() + timeout

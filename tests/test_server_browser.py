@@ -22,9 +22,10 @@ SCREENSHOT_TO = os.environ.get("DEEPFAKE_SCREENSHOT")  # also save the page scre
 
 REQUIRED = os.environ.get("DEEPFAKE_REQUIRE_BROWSER") == "1"  # set by .ci/run: there a missing browser is a failure
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None and not REQUIRED, reason="no system Chromium (apt-get install chromium)"
-)
+pytestmark = [
+    pytest.mark.slow,  # a real Chromium driving a live server
+    pytest.mark.skipif(CHROMIUM is None and not REQUIRED, reason="no system Chromium (apt-get install chromium)"),
+]
 
 
 def _serve(settings: Settings):
