@@ -1,3 +1,3 @@
 """Model families; importing this package registers every variant."""
 
-from . import efficientnet, mesonet, resnet, sequence  # noqa: F401
+from . import efficientnet, inception, mesonet, resnet, sequence  # noqa: F401
