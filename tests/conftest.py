@@ -8,9 +8,6 @@ import cv2
 import numpy as np
 import pytest
 
-# Re-exported only for tests/test_faces.py, which still imports them from conftest; new code imports from helpers.
-from helpers import FACES_SAMPLE, VIDEOS_SAMPLE, needs  # noqa: F401
-
 from benchmarks.synthetic import drawn_face, write_video
 
 

@@ -1,8 +1,9 @@
 import cv2
 import numpy as np
 import pytest
-from conftest import FACES_SAMPLE, VIDEOS_SAMPLE, drawn_face, needs
+from helpers import FACES_SAMPLE, VIDEOS_SAMPLE, needs
 
+from benchmarks.synthetic import drawn_face
 from deepfake_detection.faces import (
     Detection,
     FaceConfig,
