@@ -65,6 +65,11 @@ class Detector:
         return self.scorer.card.effective_threshold(self.threshold)
 
     def detect(self, path: str | os.PathLike[str]) -> Report:
+        return self.detect_with_crop(path)[0]
+
+    def detect_with_crop(self, path: str | os.PathLike[str]) -> tuple[Report, np.ndarray | None]:
+        """`detect`'s report and the crop the model saw on the deciding face's most suspicious frame (uint8 RGB, the
+        model's input size; None when no face decides). The report is the same as `detect`'s."""
         threshold = self.effective_threshold
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
@@ -167,13 +172,13 @@ class Detector:
             )
 
         if not faces:
-            return report("NO_FACE", f"no face found in {len(frames.images)} sampled frame(s)")
+            return report("NO_FACE", f"no face found in {len(frames.images)} sampled frame(s)"), None
 
         if any(d.enhanced for tr in tracks for d in tr.detections):
             warnings.append("dark footage: some faces were found only after low-light enhancement")
         pos, _ = decide([f.probability for f in faces], [f.judged for f in faces], threshold, None)
         if pos is None:
-            return report("NO_FACE", _none_judged(faces, bar))
+            return report("NO_FACE", _none_judged(faces, bar)), None
         if len(faces) > 1:
             n_judged = sum(f.judged for f in faces)
             skipped = len(faces) - n_judged
@@ -185,7 +190,8 @@ class Detector:
             )
         best = faces[pos]
         verdict: Verdict = "FAKE" if best.probability >= threshold else "REAL"
-        peak = max(best.frames, key=lambda f: f.probability)
+        k = max(range(len(best.frames)), key=lambda i: best.frames[i].probability)
+        peak = best.frames[k]
         where = (
             "in the image"
             if frames.is_image
@@ -195,7 +201,7 @@ class Detector:
         reason = (
             f"face {best.track_id} scores P(fake)={best.probability:.2f} {relation} threshold {threshold:.2f} {where}"
         )
-        return report(verdict, reason, deciding=best)
+        return report(verdict, reason, deciding=best), tracks[pos].crops[k]
 
     def _read_while_detecting(
         self, path: str | os.PathLike[str], cfg: FaceConfig
@@ -309,14 +315,30 @@ def detect_or_error(detector: Detector, path: str | os.PathLike[str], report_as:
     else (a bug, a decoder surprise) an ERROR report saying "internal error", logged with its traceback. One input's
     failure costs that input only. `report_as` names the input in the report (e.g. the client's name for a staged copy).
     """
+    return _or_error(lambda p: (detector.detect(p), None), detector, path, report_as)[0]
+
+
+def detect_with_crop_or_error(
+    detector: Detector, path: str | os.PathLike[str], report_as: str | None = None
+) -> tuple[Report, np.ndarray | None]:
+    """`detect_or_error` with `Detector.detect_with_crop`'s deciding crop (None for an ERROR report)."""
+    return _or_error(detector.detect_with_crop, detector, path, report_as)
+
+
+def _or_error(
+    run: Callable[[str | os.PathLike[str]], tuple[Report, np.ndarray | None]],
+    detector: Detector,
+    path: str | os.PathLike[str],
+    report_as: str | None,
+) -> tuple[Report, np.ndarray | None]:
     shown = str(report_as or path)
     try:
-        report = detector.detect(path)
+        report, crop = run(path)
     except DeepfakeError as e:
         error = str(e).replace(str(path), shown)
     except Exception as e:
         logging.getLogger(__name__).debug("internal error on %s", shown, exc_info=True)
         error = f"internal error: {type(e).__name__}: {e}".splitlines()[0]
     else:
-        return report if report_as is None else replace(report, path=shown)
-    return Report.failed(shown, error, model=detector.scorer.name, threshold=detector.effective_threshold)
+        return (report if report_as is None else replace(report, path=shown)), crop
+    return Report.failed(shown, error, model=detector.scorer.name, threshold=detector.effective_threshold), None
