@@ -27,7 +27,7 @@ VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
 @dataclass(frozen=True)
 class Sample:
     path: str
-    label: str  # REAL | FAKE
+    label: str  # REAL | FAKE, or "" for a teacher-only row (distillation, `read_manifest(unlabelled=True)`)
     group: str
     split: str = ""
     video: str = ""
@@ -146,7 +146,9 @@ def write_manifest(samples: list[Sample], path: str | Path) -> None:
             w.writerow([getattr(s, k) for k in FIELDS])
 
 
-def read_manifest(path: str | Path) -> list[Sample]:
+def read_manifest(path: str | Path, unlabelled: bool = False) -> list[Sample]:
+    """Rows of a manifest CSV. `unlabelled`: an empty label is allowed and kept as "" (teacher-only rows when
+    distilling); otherwise every label must be REAL or FAKE."""
     path = Path(path)
     if not path.is_file():
         raise DeepfakeError(f"manifest {path} not found")
@@ -158,7 +160,7 @@ def read_manifest(path: str | Path) -> list[Sample]:
             raise DeepfakeError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
         for i, row in enumerate(reader, start=2):
             label = row["label"].strip().upper()
-            if label not in LABELS:
+            if label not in LABELS and not (unlabelled and label == ""):
                 raise DeepfakeError(f"{path}:{i}: label must be REAL or FAKE, got {row['label']!r}")
             p = Path(row["path"])
             out.append(
@@ -177,9 +179,9 @@ def read_manifest(path: str | Path) -> list[Sample]:
     return out
 
 
-def read_manifests(data: str) -> list[Sample]:
+def read_manifests(data: str, unlabelled: bool = False) -> list[Sample]:
     """Rows of one manifest or of several, comma-separated (one per source)."""
-    return [s for part in data.split(",") if part.strip() for s in read_manifest(part.strip())]
+    return [s for part in data.split(",") if part.strip() for s in read_manifest(part.strip(), unlabelled)]
 
 
 def load_crops(samples: list[Sample], size: int, cache: str | Path | None = None, progress=None) -> np.ndarray:

@@ -33,6 +33,16 @@ class TrainConfig:
     sbi: float = 0.0  # share of each batch's FAKE half made of self-blended REAL crops (1.0: SBI only)
     sbi_landmarks: int = 5  # 68: masks from dlib's 68 points (the `sbi` extra); 5: YuNet's points plus guesses
     init_from: str = ""  # best.pt/last.pt, or an exported .onnx (e.g. the shipped model), that starts this run
+    # Knowledge distillation (frame models, `distill.py`): an exported .onnx (with its .json card) whose logits,
+    # computed once per crop and cached, soften the labels: loss = (1 - w)·BCE(label) + w·T²·BCE(logit/T, σ(teacher/T)).
+    # With a teacher a manifest row may have an empty label: such train rows learn from the teacher alone.
+    teacher: str = ""  # e.g. src/deepfake_detection/models/weights/efficientnet_lite0.onnx
+    distill_weight: float = 0.5  # w
+    distill_temperature: float = 2.0  # T
+    unlabelled_share: float = 0.25  # with a teacher and rows without a label: their share of each batch
+    # Sequence models: the frozen per-frame network, from a trained frame run (its directory, best.pt or last.pt) or
+    # its exported .onnx, instead of ImageNet features (inceptionv3_gru and efficientnet_b2_gru need one)
+    backbone_from: str = ""
     # Sampling: each batch is half REAL, half FAKE; within a half a row is drawn with probability proportional to
     # its source's weight (times its method's weight for FAKEs), shared equally by that source's (method's) rows.
     source_weights: dict = field(default_factory=dict)  # e.g. {dfdc: 1, ffpp: 1, talking_heads: 0.5}; unset: 1

@@ -33,7 +33,7 @@ def export_run(run: str | Path, out: str | Path, name: str | None = None, tolera
     model, cfg, _ = load_run(run)
     mcfg = model_cfg(cfg.model)
     size = cfg.input_size or mcfg.input_size
-    val = [s for s in read_manifests(cfg.data) if s.split == "val"]
+    val = [s for s in read_manifests(cfg.data, unlabelled=bool(cfg.teacher)) if s.split == "val" and s.label]
     x_val = load_crops(val, size, cache_path(cfg, val, size, "val"))
     y_val = np.array([s.y for s in val])
     torch.set_num_threads(cfg.threads)

@@ -1,5 +1,6 @@
-"""Frame-classifier training: balanced batches drawn by source and method weights, optional self-blends, AdamW with
-warm-up and cosine decay, checkpoint selection by validation log loss or per-source AUC (the run state is `loop`)."""
+"""Frame-classifier training: balanced batches drawn by source and method weights, optional self-blends or
+distillation from a teacher (`distill`), AdamW with warm-up and cosine decay, checkpoint selection by validation log
+loss or per-source AUC (the run state is `loop`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ..datasets import load_crops, read_manifests
 from ..errors import DeepfakeError
 from ..evaluate import binary_metrics, per_source_auc
 from ..models import create_model, model_cfg
+from . import distill
 from .augment import augment_batch
 from .config import TrainConfig, cache_path
 from .loop import RunState
@@ -100,15 +102,19 @@ def train_frames(cfg: TrainConfig, progress: bool = True) -> Path:
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     size = cfg.input_size or model_cfg(cfg.model).input_size
-    samples = read_manifests(cfg.data)
+    if cfg.teacher:
+        distill.check(cfg)
+    samples = read_manifests(cfg.data, unlabelled=bool(cfg.teacher))
     train_s = [s for s in samples if s.split == "train"]  # held-out rows stay in the cache, never in a batch
-    val_s = [s for s in samples if s.split == "val"]
+    val_s = [s for s in samples if s.split == "val" and s.label]  # teacher-only rows never validate
     if not train_s or not val_s:
         raise DeepfakeError(f"{cfg.data}: needs rows with split=train and split=val")
     bar = (lambda it: tqdm(it, desc="decode crops", unit="img", leave=False)) if progress else None
     x_train = load_crops(train_s, size, cache_path(cfg, train_s, size, "train"), bar)
     x_val = load_crops(val_s, size, cache_path(cfg, val_s, size, "val"), bar)
     y_train = np.array([s.y for s in train_s])
+    labelled = np.array([bool(s.label) for s in train_s])  # all True without a teacher
+    z_teacher = distill.teacher_logits(cfg, train_s, "train") if cfg.teacher else None
     y_val = np.array([s.y for s in val_s])
     val_used = np.array([not held_out(s, cfg.holdout) for s in val_s])
     log.info(
@@ -146,7 +152,10 @@ def train_frames(cfg: TrainConfig, progress: bool = True) -> Path:
         log.info("resumed %s at step %d", state.run, state.step)
 
     used = np.array([not held_out(s, cfg.holdout) for s in train_s])
-    real_idx, fake_idx = np.flatnonzero((y_train == 0) & used), np.flatnonzero((y_train == 1) & used)
+    pool = used & labelled  # teacher-only rows (no label) are drawn apart
+    real_idx, fake_idx = np.flatnonzero((y_train == 0) & pool), np.flatnonzero((y_train == 1) & pool)
+    unlabelled_idx = np.flatnonzero(used & ~labelled)
+    n_unlabelled = round(cfg.batch_size * cfg.unlabelled_share) if len(unlabelled_idx) else 0
     if len(real_idx) == 0 or len(fake_idx) == 0:
         raise DeepfakeError(f"holdout {cfg.holdout} leaves no REAL or no FAKE training row")
     real_p = sampling_weights([train_s[i] for i in real_idx], cfg.source_weights, {})
@@ -160,7 +169,7 @@ def train_frames(cfg: TrainConfig, progress: bool = True) -> Path:
         if len(sbi_idx) == 0:
             raise DeepfakeError("SBI needs REAL training crops with a detectable face; none was found")
         log.info("SBI: %d of %d REAL crops have landmarks", len(sbi_idx), len(real_idx))
-    half = cfg.batch_size // 2
+    half = (cfg.batch_size - n_unlabelled) // 2
     loss_fn = torch.nn.BCEWithLogitsLoss()
     pbar = tqdm(total=cfg.max_steps, initial=state.step, desc=cfg.model, unit="step", disable=not progress)
     running = []
@@ -168,12 +177,15 @@ def train_frames(cfg: TrainConfig, progress: bool = True) -> Path:
         model.train()
         if folded:
             freeze_batchnorm(model)  # batch statistics would undo the BatchNorms folded into the convolutions
-        # Balanced batches: half REAL, half FAKE, so the 1:4.9 imbalance cannot teach "always FAKE".
-        idx = np.sort(
-            np.concatenate(
-                [rng.choice(real_idx, half, p=real_p), rng.choice(fake_idx, cfg.batch_size - half, p=fake_p)]
-            )
-        )
+        # Balanced batches: half REAL, half FAKE, so the 1:4.9 imbalance cannot teach "always FAKE" (the labelled
+        # part of the batch, when teacher-only rows take `unlabelled_share` of it).
+        picks = [
+            rng.choice(real_idx, half, p=real_p),
+            rng.choice(fake_idx, cfg.batch_size - n_unlabelled - half, p=fake_p),
+        ]
+        if n_unlabelled:  # teacher-only rows, drawn uniformly
+            picks.append(rng.choice(unlabelled_idx, n_unlabelled))
+        idx = np.sort(np.concatenate(picks))
         xb, yb = x_train[idx], y_train[idx]
         if cfg.sbi > 0:
             xb, yb = _with_self_blends(xb, yb, x_train, landmarks, sbi_idx, cfg.sbi, rng)
@@ -182,7 +194,17 @@ def train_frames(cfg: TrainConfig, progress: bool = True) -> Path:
         for g in opt.param_groups:
             g["lr"] = lr_at(state.step)
         logits = model(torch.from_numpy(np.ascontiguousarray(xb)))
-        loss = loss_fn(logits, torch.from_numpy(yb).float())
+        if z_teacher is None:
+            loss = loss_fn(logits, torch.from_numpy(yb).float())
+        else:
+            loss = distill.distill_loss(
+                logits,
+                torch.from_numpy(yb).float(),
+                torch.from_numpy(labelled[idx]),
+                torch.from_numpy(z_teacher[idx]),
+                cfg.distill_weight,
+                cfg.distill_temperature,
+            )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
