@@ -116,6 +116,12 @@ def test_corrupt_video_fails_with_a_reason(client, tmp_path):
     assert scan["status"] == "failed" and scan["report"] is None
     assert "broken.mp4" not in scan["error"] or "decode" in scan["error"]
     assert scan["error"]  # a reason, not a score
+    # One rule for a failure, as `detect` and `scan` report it: the error of detect_or_error's ERROR report
+    from deepfake_detection.models.serving import load_scorer
+    from deepfake_detection.pipeline import Detector, detect_or_error
+
+    local = detect_or_error(Detector(load_scorer(), num_frames=8), corrupt, report_as="broken.mp4")
+    assert local.verdict == "ERROR" and scan["error"] == local.error
 
 
 def test_image_without_face_is_done_with_no_face(client, tmp_path):
@@ -176,7 +182,7 @@ def test_slow_scan_is_stopped_at_the_time_limit(tmp_path, face_clip):
     settings = Settings(data_dir=tmp_path, scan_timeout_s=0.05, num_frames=64)
     with TestClient(create_app(settings)) as c:
         scan = wait_done(c, upload(c, long_clip).json()["id"])
-        assert scan["status"] == "failed" and "time limit" in scan["error"]
+        assert scan["status"] == "failed" and scan["error"] == "worker stopped: over the 0.05 s limit per file"
         assert leftovers(tmp_path) == []
 
 
