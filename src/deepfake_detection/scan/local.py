@@ -1,4 +1,5 @@
-"""Local pool: N worker processes (spawn), each loading the model once, each driven by one thread of the driver.
+"""Local pool: N worker processes (spawn) in a `workerproc.WorkerPool`, each loading the model once, each driven by
+one thread of the driver.
 
 Decoding happens in the workers, never in the driver: a worker that dies (a segfault in a decoder, the OOM killer)
 or runs past the per-file time limit costs only the file it held, which comes back as a crash reason; the worker
@@ -9,31 +10,21 @@ from __future__ import annotations
 
 import logging
 import queue
-import threading
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from functools import partial
 from typing import cast
 
-from ..errors import DeepfakeError
-from ..workerproc import Handler, WorkerDied, WorkerProcess, WorkerTimeout
+from ..workerproc import Ask, Handler, WorkerPool, WorkerStartError
 from .worker import FileScanner, Record, Result, ScanOptions
 
 log = logging.getLogger(__name__)
 
 
-def _scanner(options: ScanOptions, factory: Callable[[ScanOptions], FileScanner]) -> Handler:
+def _scanner(options: ScanOptions, factory: Callable[[ScanOptions], FileScanner], threads: int) -> Handler:
     """Built once in each worker process: path -> ("done", its record)."""
-    scanner = factory(options)
+    scanner = factory(replace(options, threads=threads))
     return lambda path: ("done", scanner.scan(str(path)))
-
-
-def _run(worker: WorkerProcess, path: str, timeout_s: float) -> tuple[Record | None, str | None]:
-    try:
-        return cast(Record, worker.request(path, timeout_s)[1]), None  # `_scanner` answers with a record
-    except WorkerTimeout:
-        return None, f"worker stopped: over the {timeout_s:g} s limit per file"
-    except WorkerDied as e:
-        return None, f"worker crashed while reading this file ({e.status})"
 
 
 class LocalPool:
@@ -43,13 +34,14 @@ class LocalPool:
         self, options: ScanOptions, workers: int = 1, factory: Callable[[ScanOptions], FileScanner] = FileScanner
     ):
         self.options = options
-        self._workers = [
-            WorkerProcess(partial(_scanner, options, factory), name=f"deepfake-scan-{i}") for i in range(workers)
-        ]
-        self._threads: list[threading.Thread] = []
-        self._jobs: queue.Queue[str] = queue.Queue()
-        self._results: queue.Queue[Result | BaseException] = queue.Queue()
-        self._stopping = False
+        self._pool = WorkerPool(
+            partial(_scanner, options, factory),
+            workers,
+            timeout_s=options.timeout_s,
+            threads=options.threads,
+            name="deepfake-scan",
+        )
+        self._results: queue.SimpleQueue[Result | BaseException] = queue.SimpleQueue()
 
     def __enter__(self) -> LocalPool:
         return self
@@ -61,38 +53,25 @@ class LocalPool:
         paths = list(paths)
         if not paths:
             return
+        self._pool.start()
         for p in paths:
-            self._jobs.put(p)
-        for w in self._workers[: len(paths)]:
-            t = threading.Thread(target=self._loop, args=(w,), name=f"{w.name}-feeder", daemon=True)
-            t.start()
-            self._threads.append(t)
+            self._pool.submit(partial(self._scan, p))
         for _ in range(len(paths)):
             item = self._results.get()
             if isinstance(item, BaseException):
                 raise item
             yield item
 
-    def _loop(self, worker: WorkerProcess) -> None:
-        while not self._stopping:
-            try:
-                path = self._jobs.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                record, reason = _run(worker, path, self.options.timeout_s)
-            except DeepfakeError as e:  # the model cannot load: no worker will do better
-                self._stopping = True
-                self._results.put(e)
-                return
-            except Exception as e:
-                log.exception("scan worker feeder failed on %s", path)
-                record, reason = None, f"internal error in the scan driver: {type(e).__name__}: {e}".splitlines()[0]
-            self._results.put((path, record, reason))
+    def _scan(self, path: str, ask: Ask) -> None:
+        try:
+            record, reason = ask(path)
+        except WorkerStartError as e:  # the model cannot load (or no worker started): stop the batch with it
+            self._results.put(e)
+            return
+        except Exception as e:
+            log.exception("scan worker driver failed on %s", path)
+            record, reason = None, f"internal error in the scan driver: {type(e).__name__}: {e}".splitlines()[0]
+        self._results.put((path, cast(Record | None, record), reason))  # `_scanner` answers with a record
 
     def close(self) -> None:
-        self._stopping = True
-        for w in self._workers:
-            w.close(polite=True)
-        for t in self._threads:
-            t.join(timeout=5)
+        self._pool.close(polite=True)

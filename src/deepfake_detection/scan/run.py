@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from ..media import DEFAULT_NUM_FRAMES
 from ..report import VERDICTS
+from ..workerproc import available_cores, threads_per_worker
 from .discover import discover
 from .local import LocalPool
 from .results import ResultLog
@@ -21,13 +22,6 @@ from .views import write_csv, write_html
 from .worker import FileScanner, Record, Result, ScanOptions, failed_record, file_digest
 
 log = logging.getLogger(__name__)
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def default_workers() -> int:
@@ -124,7 +118,11 @@ def scan(
     workers = min(max(1, workers or default_workers()), max(1, len(todo)))  # no idle worker loading a model for nothing
     cores = available_cores()
     options = ScanOptions(
-        model=model, num_frames=num_frames, threshold=threshold, threads=max(1, cores // workers), timeout_s=timeout_s
+        model=model,
+        num_frames=num_frames,
+        threshold=threshold,
+        threads=threads_per_worker(workers),
+        timeout_s=timeout_s,
     )
     scanned: Counter[str] = Counter()
     videos = 0
