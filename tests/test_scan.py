@@ -149,6 +149,27 @@ def test_rerun_reads_no_unchanged_file_and_rehashes_a_touched_one(tmp_path, monk
     assert hashed == [str(clip)] and again.scanned == 0 and again.already_done == 1
 
 
+def test_thumbnail_is_the_crop_the_model_saw_on_the_deciding_faces_peak_frame(face_clip, tmp_path):
+    """The pipeline hands the crop over (`detect_with_crop`); its report is `detect`'s, JSON unchanged."""
+    from deepfake_detection.models.serving import load_scorer
+    from deepfake_detection.pipeline import Detector, detect_with_crop_or_error
+    from deepfake_detection.scan.worker import _thumbnail
+
+    detector = Detector(load_scorer(), num_frames=8, explain=True)
+    report, crop = detect_with_crop_or_error(detector, face_clip)
+    best = next(f for f in report.faces if f.track_id == report.deciding_face)
+    size = detector.scorer.input_size
+    assert crop is not None and crop.dtype == "uint8" and crop.shape == (size, size, 3)
+    assert best.explanation is not None and _thumbnail(crop) == best.explanation.face_jpeg  # the same picture
+
+    def without_timings(r):
+        return {k: v for k, v in r.to_dict().items() if k != "timings"}
+
+    assert without_timings(report) == without_timings(detector.detect(face_clip))
+    failed, none = detect_with_crop_or_error(detector, tmp_path / "missing.mp4")
+    assert failed.verdict == "ERROR" and none is None
+
+
 class CrashingScanner(FileScanner):
     """Dies like a decoder segfault on files named crash*."""
 

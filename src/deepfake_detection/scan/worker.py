@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..media import DEFAULT_NUM_FRAMES, Frames
+from ..media import DEFAULT_NUM_FRAMES
 from ..report import Report
 from ..workerproc import share_cores
 
 if TYPE_CHECKING:
-    from ..faces import Detection, FaceConfig, FaceTrack
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -66,37 +66,18 @@ def failed_record(
     return rec
 
 
-class _TrackRecorder:
-    """The pipeline's `track` seam, wrapped to keep the last face tracks (their crops give the thumbnail)."""
-
-    def __init__(self) -> None:
-        from ..faces import track_faces
-
-        self.inner = track_faces
-        self.last: list[FaceTrack] = []
-
-    def __call__(
-        self, frames: Frames, cfg: FaceConfig, per_frame: list[list[Detection]] | None = None
-    ) -> list[FaceTrack]:
-        self.last = self.inner(frames, cfg, per_frame)
-        return self.last
-
-
 class FileScanner:
     """Loads the model once; `scan(path)` never raises (a bug costs one file, never the batch)."""
 
     def __init__(self, options: ScanOptions):
         share_cores(options.threads)  # before the pipeline (and OpenMP) loads; faces.py makes idle threads sleep
         from ..models.serving import load_scorer
-        from ..pipeline import Detector, detect_or_error
+        from ..pipeline import Detector, detect_with_crop_or_error
 
-        self._detect_or_error = detect_or_error
+        self._detect_or_error = detect_with_crop_or_error
         self.options = options
         self.scorer = load_scorer(options.model, threads=options.threads)
-        self._tracks = _TrackRecorder()
-        self.detector = Detector(
-            self.scorer, num_frames=options.num_frames, threshold=options.threshold, track=self._tracks
-        )
+        self.detector = Detector(self.scorer, num_frames=options.num_frames, threshold=options.threshold)
         self.threshold = self.detector.effective_threshold
 
     def scan(self, path: str) -> Record:
@@ -137,32 +118,21 @@ class FileScanner:
             shutil.rmtree(folder, ignore_errors=True)
 
     def _detect(self, local: str, path: str, sha256: str, size: int, t0: float) -> Record:
-        self._tracks.last = []
-        try:
-            # A staged copy (--ship-bytes) is reported under its original path.
-            report = self._detect_or_error(self.detector, local, report_as=path if local != path else None)
-            thumbnail = None if report.verdict == "ERROR" else self._thumbnail(report)
-        finally:
-            self._tracks.last = []  # crops of a whole video: do not keep them until the next file
+        # A staged copy (--ship-bytes) is reported under its original path.
+        report, crop = self._detect_or_error(self.detector, local, report_as=path if local != path else None)
         rec = report.to_dict()
         rec.update(
             sha256=sha256,
             size=size,
             duration=None if report.verdict == "ERROR" or report.media.is_image else rec["media"]["duration"],
             elapsed_s=round(time.perf_counter() - t0, 3),
-            thumbnail=thumbnail,
+            thumbnail=_thumbnail(crop),
         )
         return rec
 
-    def _thumbnail(self, report: Report) -> str | None:
-        """The deciding face's crop on its most suspicious frame (what the model saw), as base64 JPEG."""
-        from ..explain import b64_jpeg
 
-        if report.deciding_face is None:
-            return None
-        best = next(f for f in report.faces if f.track_id == report.deciding_face)
-        track = next((t for t in self._tracks.last if t.track_id == best.track_id), None)
-        if track is None or len(track.crops) != len(best.frames) or not best.frames:
-            return None
-        k = max(range(len(best.frames)), key=lambda i: best.frames[i].probability)
-        return b64_jpeg(track.crops[k])
+def _thumbnail(crop: np.ndarray | None) -> str | None:
+    """The deciding face's crop on its most suspicious frame (what the model saw), as base64 JPEG."""
+    from ..explain import b64_jpeg
+
+    return None if crop is None else b64_jpeg(crop)
