@@ -1,20 +1,23 @@
 """Sequence-model training: frozen CNN features per face frame, cached once; a GRU learns over face tracks.
 
-Input is an `extract-faces` manifest (several crops per video, with `video`, `track` and `time`). One sequence is
-one face track; its label and group are its video's.
+Input is one or more `extract-faces` manifests (several crops per video, with `video`, `track` and `time`). One
+sequence is one face track; its label and group are its video's. The per-frame network is ImageNet Lite0/Lite2
+(the stand-ins) or a frame model trained here first (`backbone_from`: a run or its exported .onnx).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..calibration import fit_platt
-from ..datasets import Sample, load_crops, read_manifest
+from ..datasets import Sample, load_crops, read_manifests
 from ..errors import DeepfakeError
 from ..evaluate import binary_metrics
 from ..models import create_model, model_cfg
@@ -45,26 +48,138 @@ def tracks_from(samples: list[Sample]) -> list[Track]:
     return out
 
 
-def cached_features(
-    samples: list[Sample], backbone: int, size: int, cache_dir: str, threads: int, progress=None
-) -> np.ndarray:
-    """Pooled ImageNet features [N, 1280] for every crop, computed once and kept in an .npy file."""
+FeatureFn = Callable[[np.ndarray], np.ndarray]  # uint8 crops [N, S, S, 3] -> features [N, F]
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """A sequence model's frozen per-frame network: the tag that names its cached features, the crop side it reads,
+    and how to build it (only when features are not cached yet)."""
+
+    tag: str  # "lite0" (ImageNet stand-in) or "<frame model>-<sha1 of the checkpoint or .onnx, 8 hex>"
+    size: int
+    build: Callable[[], FeatureFn]
+
+
+def backbone_of(cfg: TrainConfig) -> Backbone:
+    """The per-frame network of sequence model `cfg.model`: `cfg.backbone_from` when set, else its ImageNet
+    stand-in; models without one (inceptionv3_gru, efficientnet_b2_gru) need `backbone_from`."""
+    extra = model_cfg(cfg.model).extra
+    frame_model = extra.get("frame_model", "")
+    if cfg.backbone_from:
+        if not frame_model:
+            raise DeepfakeError(f"{cfg.model} takes no backbone_from: its features are ImageNet {extra['backbone']}")
+        return frame_run_backbone(cfg.backbone_from, frame_model, cfg.input_size, cfg.threads)
+    if "backbone" not in extra:
+        raise DeepfakeError(
+            f"{cfg.model} needs backbone_from: a trained {frame_model} frame run (its directory, best.pt or exported "
+            f".onnx); no ImageNet weights for {frame_model} install offline"
+        )
+    variant = int(extra["backbone"])
+
+    def build() -> FeatureFn:
+        from ..models.families.sequence import feature_extractor
+
+        return _torch_features(feature_extractor(variant))
+
+    return Backbone(f"lite{variant}", cfg.input_size or model_cfg(cfg.model).input_size, build)
+
+
+def frame_run_backbone(path: str, frame_model: str, input_size: int = 0, threads: int = 2) -> Backbone:
+    """The network of a trained `frame_model` run without its classifier: `path` is the run directory, its
+    best.pt / last.pt, or its exported .onnx (cut before the classifier, run with ONNX Runtime). Features are read at
+    the size the run was trained at unless `input_size` says otherwise."""
+    import torch
+    import yaml
+
+    p = Path(path)
+    p = p / "best.pt" if p.is_dir() else p
+    if not p.is_file():
+        raise DeepfakeError(f"backbone_from {path}: no such file")
+    digest = hashlib.sha1(p.read_bytes()).hexdigest()[:8]
+    if p.suffix == ".onnx":
+        card = json.loads(p.with_suffix(".json").read_text()) if p.with_suffix(".json").is_file() else {}
+        arch, size = card.get("architecture", ""), int(card.get("input_size", 0))
+
+        def build() -> FeatureFn:
+            return _onnx_features(p, threads)
+
+    else:
+        ck = torch.load(p, map_location="cpu", weights_only=False)
+        run_cfg = ck.get("cfg") or yaml.safe_load((p.parent / "config.yaml").read_text())  # last.pt keeps no cfg
+        arch = run_cfg["model"]
+        size = run_cfg.get("input_size") or model_cfg(arch).input_size
+
+        def build() -> FeatureFn:
+            from ..models.families.sequence import frame_features
+
+            model = create_model(arch, pretrained=False)
+            model.load_state_dict(ck["model"])
+            return _torch_features(frame_features(model))
+
+    if arch != frame_model:
+        raise DeepfakeError(
+            f"backbone_from {path} is a {arch or 'unknown'} model; this sequence model takes {frame_model}"
+        )
+    if input_size and input_size != size:
+        log.warning("backbone %s was trained at %d px; its features are read at %d px", p, size, input_size)
+    return Backbone(f"{arch}-{digest}", input_size or size, build)
+
+
+def _torch_features(net) -> FeatureFn:
     import torch
 
-    key = hashlib.sha1(("\n".join(s.path for s in samples) + f"|lite{backbone}|{size}").encode()).hexdigest()[:12]
-    cache = Path(cache_dir) / f"features_lite{backbone}_{size}_{key}.npy"
+    def run(crops: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return net(torch.from_numpy(np.ascontiguousarray(crops))).float().numpy()
+
+    return run
+
+
+def _onnx_features(path: Path, threads: int) -> FeatureFn:
+    """An exported frame classifier cut before its classifier (the last Gemm/MatMul on the way to the output)."""
+    import onnx
+    import onnxruntime as ort
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    producer = {out: node for node in graph.node for out in node.output}
+    weights = {init.name for init in graph.initializer}
+    name = graph.output[0].name
+    while name in producer and producer[name].op_type not in ("Gemm", "MatMul"):
+        name = producer[name].input[0]
+    if name not in producer:
+        raise DeepfakeError(f"{path}: no classifier layer (Gemm/MatMul) found before its output")
+    feats = next(i for i in producer[name].input if i not in weights)
+    sub = onnx.utils.Extractor(model).extract_model([graph.input[0].name], [feats])
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.log_severity_level = 3
+    session = ort.InferenceSession(sub.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+    def run(crops: np.ndarray) -> np.ndarray:
+        return session.run(None, {graph.input[0].name: np.ascontiguousarray(crops)})[0].astype(np.float32)
+
+    return run
+
+
+def cached_features(
+    samples: list[Sample], backbone: Backbone, cache_dir: str, threads: int, progress=None
+) -> np.ndarray:
+    """Pooled features [N, F] for every crop, computed once and kept in an .npy file named by the backbone."""
+    import torch
+
+    named = "\n".join(s.path for s in samples) + f"|{backbone.tag}|{backbone.size}"
+    key = hashlib.sha1(named.encode()).hexdigest()[:12]
+    cache = Path(cache_dir) / f"features_{backbone.tag}_{backbone.size}_{key}.npy"
     if cache.is_file():
         return np.load(cache)
-    from ..models.families.sequence import feature_extractor
-
     torch.set_num_threads(threads)
-    net = feature_extractor(backbone)
+    net = backbone.build()
     feats = []
     chunks = range(0, len(samples), 64)
-    with torch.inference_mode():
-        for i in progress(chunks) if progress else chunks:
-            crops = load_crops(samples[i : i + 64], size)
-            feats.append(net(torch.from_numpy(np.array(crops))).numpy())
+    for i in progress(chunks) if progress else chunks:
+        feats.append(net(np.asarray(load_crops(samples[i : i + 64], backbone.size))))
     arr = np.concatenate(feats).astype(np.float32)
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.save(cache, arr)
@@ -102,11 +217,11 @@ def train_sequence(cfg: TrainConfig, progress: bool = True) -> Path:
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     mcfg = model_cfg(cfg.model)
-    samples = read_manifest(cfg.data)
+    samples = read_manifests(cfg.data)
     bar = (lambda it: tqdm(it, desc="features", unit="batch", leave=False)) if progress else None
-    feats = cached_features(
-        samples, mcfg.extra["backbone"], cfg.input_size or mcfg.input_size, cfg.cache_dir, cfg.threads, bar
-    )
+    feats = cached_features(samples, backbone_of(cfg), cfg.cache_dir, cfg.threads, bar)
+    if feats.shape[1] != mcfg.extra["feature_dim"]:
+        raise DeepfakeError(f"{cfg.model} takes {mcfg.extra['feature_dim']} features per frame, got {feats.shape[1]}")
     tracks = tracks_from(samples)
     train_t = [t for t in tracks if t.split == "train"]
     val_t = [t for t in tracks if t.split == "val"]
@@ -152,14 +267,13 @@ def score_sequence_run(run: str | Path, manifest: str | Path, split: str | None)
 
     ck = torch.load(Path(run) / "best.pt", map_location="cpu", weights_only=False)
     cfg = TrainConfig(**ck["cfg"])
-    mcfg = model_cfg(cfg.model)
     model = create_model(cfg.model)
     model.load_state_dict(ck["model"])
-    size = cfg.input_size or mcfg.input_size
+    backbone = backbone_of(cfg)
 
     def tracks_and_feats(path):
-        samples = read_manifest(path)
-        return tracks_from(samples), cached_features(samples, mcfg.extra["backbone"], size, cfg.cache_dir, cfg.threads)
+        samples = read_manifests(str(path))
+        return tracks_from(samples), cached_features(samples, backbone, cfg.cache_dir, cfg.threads)
 
     val_tracks, val_feats = tracks_and_feats(cfg.data)
     val_tracks = [t for t in val_tracks if t.split == "val"]
