@@ -18,8 +18,8 @@ _IMAGENET_MEAN, _IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
         name="inception_v3",
         family="inception",
         kind="frame",
-        # 160 px, not InceptionV3's native 299: on 2 CPU cores a training step costs ~5x Lite0's at 128 px here and
-        # ~3.5x at 128, against ~18x at 299. 160 is the smallest size that keeps a 3x3 final feature map (128: 2x2;
+        # 160 px, not InceptionV3's native 299: on 2 CPU cores its training step costs ~5x a Lite0 step at 128 px
+        # (~3.5x at 128 px, ~18x at 299). 160 is the smallest size that keeps a 3x3 final feature map (128: 2x2;
         # below 128 the map is 1x1 and training BatchNorm needs batches of 2 or more).
         input_size=160,
         mean=_IMAGENET_MEAN,
