@@ -84,20 +84,51 @@ class MediaInfo:
     sampled_frames: int = 0
 
 
+ProvenanceState = Literal["none", "valid", "untrusted", "invalid", "unchecked"]
+PROVENANCE_STATES: tuple[ProvenanceState, ...] = get_args(ProvenanceState)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What the file's C2PA content credentials say, and whether they hold (see `provenance.read_provenance`).
+
+    `state`: "none" (no credentials found), "valid" (intact and signed under an anchor of the trust list),
+    "untrusted" (intact, but the signer is not on the trust list, or no trust list was given), "invalid" (present
+    but failing validation, see `failures`, or unreadable, see `error`), "unchecked" (not read: the format is one
+    C2PA does not cover, c2pa-python is missing, or a time or memory limit was hit, see `error`)."""
+
+    state: ProvenanceState = "unchecked"
+    summary: str = "content credentials not checked"  # one line for tables, pages and CSV
+    claim_generator: str | None = None  # the software that made the active manifest, e.g. "Adobe Firefly 1.0"
+    signer: str | None = None  # subject of the signing certificate, e.g. "CN=Firefly, O=Adobe Inc."
+    issuer: str | None = None  # issuer of the signing certificate
+    signed_at: str | None = None  # ISO 8601 time from the signature's time-stamp (None without one)
+    actions: list[str] = field(default_factory=list)  # the active manifest's actions, e.g. ["c2pa.created"]
+    digital_source_types: list[str] = field(default_factory=list)  # every IPTC digitalSourceType URI in the store
+    declares_ai: bool = False  # a source type says trained-algorithmic (AI) media, generated or composited in
+    failures: list[str] = field(default_factory=list)  # validation failure codes, e.g. "assertion.bmffHash.mismatch"
+    manifests: int = 0  # manifests in the store (the active one and its ingredients')
+    active_manifest: str | None = None  # the active manifest's label (urn:c2pa:...)
+    trust_list: bool = False  # a trust list was given (without one, no signer is trusted)
+    decided: bool = False  # these credentials made the verdict FAKE (set by the pipeline)
+    error: str | None = None  # why the credentials could not be read or checked
+
+
 @dataclass(frozen=True)
 class Report:
     path: str
     verdict: Verdict
-    probability: float | None  # calibrated P(FAKE) of the most suspicious judged face; None without one
+    probability: float | None  # calibrated P(FAKE) of the deciding face; None without one (or when credentials decide)
     threshold: float  # the threshold the deciding face was held to (it grows with the number of judged faces)
     model: str
     reason: str
     faces: list[FaceResult] = field(default_factory=list)
-    deciding_face: int | None = None  # track_id of the face that decided the verdict
+    deciding_face: int | None = None  # track_id of the face that decided the verdict (None: none, or provenance did)
     media: MediaInfo = field(default_factory=MediaInfo)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    provenance: Provenance = field(default_factory=Provenance)  # C2PA content credentials (`detect --trust-list`)
 
     @classmethod
     def failed(cls, path: str, error: str, model: str = "", threshold: float = 0.5) -> Report:
