@@ -5,6 +5,10 @@ With k judged faces the video is flagged when any one of them is over the thresh
 t1 flags a share f of real faces, k independent real faces would flag 1 - (1 - f)^k of real videos. So the
 threshold for k faces is the one at which a real face is flagged with probability f_k = 1 - (1 - f)^(1/k) (Šidák),
 read off a normal fit of the real faces' logits (the tail that a few hundred real faces cannot show directly).
+
+Content credentials (C2PA) are weighed here too, one way only: intact credentials that declare AI generation or AI
+editing make the verdict FAKE; nothing in credentials ever makes it REAL (a capture declaration says nothing of
+what was in front of the camera, and damaged credentials prove nothing either way: they are a warning).
 """
 
 from __future__ import annotations
@@ -17,8 +21,17 @@ import numpy as np
 
 from .models.card import FacesRule, QualityBar  # model-card fields, re-exported: the decision reads them
 from .models.serving import logit
+from .report import Provenance
 
-__all__ = ["FacesRule", "QualityBar", "decide", "fit_faces_rule", "threshold_for_faces"]
+__all__ = [
+    "FacesRule",
+    "QualityBar",
+    "credentials_decide",
+    "credentials_warnings",
+    "decide",
+    "fit_faces_rule",
+    "threshold_for_faces",
+]
 
 
 def threshold_for_faces(threshold: float, k: int, rule: FacesRule | None) -> float:
@@ -50,3 +63,25 @@ def decide(
         return None, threshold
     best = max(picks, key=lambda i: probabilities[i])
     return best, threshold_for_faces(threshold, len(picks), rule)
+
+
+def credentials_decide(p: Provenance) -> bool:
+    """True when content credentials make the verdict FAKE: they declare AI generation or AI editing and are intact,
+    and, when a trust list is set, signed under one of its anchors. Without a trust list any intact signature
+    counts: declaring one's own file AI-made is a statement against interest, and the reason says the signer was
+    not checked. With one, a signer off the list cannot turn a real clip FAKE (see docs/SECURITY.md)."""
+    return p.declares_ai and (p.state == "valid" or (p.state == "untrusted" and not p.trust_list))
+
+
+def credentials_warnings(p: Provenance) -> list[str]:
+    """What a person should know about the credentials beyond the verdict (damaged, unreadable, unbelieved)."""
+    if p.state == "invalid":
+        return [f"{p.summary}: not used in the verdict"]
+    if p.state == "unchecked" and p.error:
+        return [f"{p.summary}; judged on the pixels alone"]
+    if p.state == "untrusted" and p.declares_ai and p.trust_list:
+        return [
+            "the content credentials declare AI-generated media, but their signer is not on the trust list: "
+            "not used in the verdict"
+        ]
+    return []

@@ -1,7 +1,7 @@
-"""media → faces → model → aggregate → Report, top to bottom.
+"""media → faces → model → aggregate (+ content credentials) → Report, top to bottom.
 
-One public entry: `detect(path)`. The seams (frame reader, face tracker, track and video aggregation) are plain
-callables so tests and other interfaces can swap them without subclassing.
+One public entry: `detect(path)`. The seams (frame reader, face tracker, track and video aggregation, credentials
+reader) are plain callables so tests and other interfaces can swap them without subclassing.
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import explain as xp
-from .decision import QualityBar, decide, threshold_for_faces
+from .decision import QualityBar, credentials_decide, credentials_warnings, decide, threshold_for_faces
 from .dynamics import MIN_FRAMES, DynamicsModel, track_features
 from .errors import DeepfakeError
 from .faces import Detection, FaceConfig, FaceTrack, SequenceDetector, face_quality, track_faces
 from .media import DEFAULT_NUM_FRAMES, Frames, MediaLimits, read_frames
 from .models.serving import Scorer, load_scorer
+from .provenance import TrustList, read_provenance
 from .report import (
     DynamicsScore,
     Explanation,
@@ -30,6 +31,7 @@ from .report import (
     FaceResult,
     FrameResult,
     MediaInfo,
+    Provenance,
     Report,
     Verdict,
 )
@@ -58,6 +60,8 @@ class Detector:
     dynamics: DynamicsModel | None = None  # also score each track's landmark motion (reported, not in the verdict)
     overlap: bool = True  # find faces in a second thread while the video decodes (with the stock `read` seam)
     quality_bar: QualityBar | None = None  # None: the model card's (or the defaults)
+    trust: TrustList | None = None  # anchors for content credentials; None: no signer is trusted
+    credentials: Callable[..., Provenance] = read_provenance  # (path, trust) like read_provenance
 
     @property
     def effective_threshold(self) -> float:
@@ -143,9 +147,14 @@ class Detector:
             t = time.perf_counter()
             faces = [replace(f, explanation=self._explain(frames, tr, f)) for f, tr in zip(faces, tracks)]
             timings["explain"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        provenance = self.credentials(path, self.trust)
+        timings["provenance"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t0
 
-        warnings = list(frames.warnings)
+        warnings = list(frames.warnings) + credentials_warnings(provenance)
+        declared_ai = credentials_decide(provenance)
         media = MediaInfo(
             frames.width,
             frames.height,
@@ -157,6 +166,10 @@ class Detector:
         )
 
         def report(verdict: Verdict, reason: str, deciding: FaceResult | None = None) -> Report:
+            credentials = provenance
+            if declared_ai:  # intact credentials declaring AI generation decide; the faces' view stays in the reason
+                credentials = replace(provenance, decided=True)
+                verdict, reason, deciding = "FAKE", f"{provenance.summary}; the faces alone: {verdict}, {reason}", None
             return Report(
                 path=str(path),
                 verdict=verdict,
@@ -169,6 +182,7 @@ class Detector:
                 media=media,
                 timings=timings,
                 warnings=warnings,
+                provenance=credentials,
             )
 
         if not faces:
@@ -305,9 +319,12 @@ def detect(
     num_frames: int = DEFAULT_NUM_FRAMES,
     threshold: float | None = None,
     explain: bool = False,
+    trust: TrustList | None = None,
 ) -> Report:
-    """One-call detection on the shipped model. For many inputs build a `Detector` once instead."""
-    return Detector(load_scorer(model), num_frames=num_frames, threshold=threshold, explain=explain).detect(path)
+    """One-call detection on the shipped model. For many inputs build a `Detector` once instead. `trust`: anchors
+    for content credentials (`TrustList.load(path)`); without it no signer is trusted."""
+    scorer = load_scorer(model)
+    return Detector(scorer, num_frames=num_frames, threshold=threshold, explain=explain, trust=trust).detect(path)
 
 
 def detect_or_error(detector: Detector, path: str | os.PathLike[str], report_as: str | None = None) -> Report:
