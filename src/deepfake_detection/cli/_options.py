@@ -55,6 +55,16 @@ def add_threshold(s: argparse.ArgumentParser) -> None:
     )
 
 
+def add_trust_list(s: argparse.ArgumentParser, env: str = "") -> None:
+    s.add_argument(
+        "--trust-list",
+        metavar="FILE",
+        help="PEM file of trust anchors for C2PA content credentials: with it, only credentials signed under one of "
+        "them can make the verdict FAKE; without it any intact credentials can, and none counts as trusted"
+        + (f" ({env})" if env else ""),
+    )
+
+
 def add_json(s: argparse.ArgumentParser, what: str = "print the result as one JSON object") -> None:
     s.add_argument("--json", action="store_true", help=what)
 

@@ -27,6 +27,7 @@ def register(sub) -> None:
     opt.add_frames(s)
     opt.add_model(s)
     opt.add_threshold(s)
+    opt.add_trust_list(s)
     s.add_argument(
         "--explain",
         metavar="DIR",
@@ -61,7 +62,9 @@ def _dynamics(path: str | None):
 def run(args: argparse.Namespace) -> int:
     from ..models.serving import load_scorer
     from ..pipeline import Detector, detect_or_error
+    from ..provenance import TrustList
 
+    trust = TrustList.load(args.trust_list) if args.trust_list else None
     scorer = load_scorer(args.model)
     dynamics = _dynamics(args.dynamics)
     explain_dir = Path(args.explain) if args.explain else None
@@ -71,7 +74,12 @@ def run(args: argparse.Namespace) -> int:
         except OSError as e:
             raise DeepfakeError(f"cannot write explanations to {explain_dir}: {e.strerror}") from e
     detector = Detector(
-        scorer, num_frames=args.frames, threshold=args.threshold, explain=bool(args.explain), dynamics=dynamics
+        scorer,
+        num_frames=args.frames,
+        threshold=args.threshold,
+        explain=bool(args.explain),
+        dynamics=dynamics,
+        trust=trust,
     )
     failed = 0
     bar = opt.progress(args.paths, args.quiet, "detect", "file", min_items=2)
@@ -116,6 +124,7 @@ def human(r) -> str:
         f"{r.timings.get('total', 0):.2f} s"
     )
     lines.append(f"  reason   {r.reason}")
+    lines.append(f"  C2PA     {r.provenance.summary}" + (" (decided the verdict)" if r.provenance.decided else ""))
     is_image = bool(r.media and r.media.is_image)
     if r.faces:
         lines.append("  face  P(fake)  frames  seen s        over threshold s  box (first frame)       size  judged")

@@ -48,6 +48,7 @@ def register(sub) -> None:
     opt.add_frames(s)
     opt.add_model(s)
     opt.add_threshold(s)
+    opt.add_trust_list(s)
     opt.add_json(s, "print the summary as one JSON object")
     opt.add_quiet(s)
     s.set_defaults(func=run)
@@ -77,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         model=args.model,
         num_frames=args.frames,
         threshold=args.threshold,
+        trust_list=args.trust_list,
         use_ray=use_ray,
         ray_address=None if args.ray in (None, RAY_LOCAL) else args.ray,
         ship_bytes=args.ship_bytes,

@@ -47,6 +47,7 @@ def register(sub) -> None:
     s.add_argument(
         "--frames", type=opt.positive_int, help="frames sampled evenly per video (default: 32; DEEPFAKE_NUM_FRAMES)"
     )
+    opt.add_trust_list(s, env="DEEPFAKE_TRUST_LIST")
     s.add_argument(
         "--keep-uploads",
         action="store_true",
@@ -90,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from ..models.serving import load_scorer
+    from ..provenance import TrustList
     from ..server import Settings, create_app
     from ..server.settings import check_data_dir
 
@@ -106,8 +108,11 @@ def run(args: argparse.Namespace) -> int:
         scan_timeout_s=args.scan_timeout_s,
         num_frames=args.frames,
         keep_uploads=args.keep_uploads,
+        trust_list=args.trust_list,
     )
     check_data_dir(settings.data_dir)
+    if settings.trust_list:
+        TrustList.load(settings.trust_list)  # an unusable file fails here, in one line
     load_scorer(settings.model or None)  # a wrong --model fails here, not in every scan
     sock = bind(settings.host, settings.port)
     print(

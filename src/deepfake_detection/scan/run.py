@@ -81,6 +81,7 @@ def scan(
     model: str | None = None,
     num_frames: int = DEFAULT_NUM_FRAMES,
     threshold: float | None = None,
+    trust_list: str | os.PathLike | None = None,
     use_ray: bool = False,
     ray_address: str | None = None,
     ship_bytes: bool = False,
@@ -95,16 +96,19 @@ def scan(
             4). ONNX Runtime, OpenCV and OpenMP threads per worker are max(1, cores // workers) (Ray: the
             cluster's CPUs).
         retry_failed: scan files whose record is an ERROR again (their old lines are replaced).
+        trust_list: PEM file of trust anchors for content credentials (see `provenance.TrustList`).
         use_ray / ray_address / ship_bytes: run on Ray (a local instance when no address); `ship_bytes` sends
             the files' content through the object store instead of having the workers open the paths.
         factory: builds a worker's scanner from the options (a seam for tests; must be picklable).
 
-    Returns a BatchSummary; raises DeepfakeError before scanning for a missing path, an unusable results file or a
-    model that does not load.
+    Returns a BatchSummary; raises DeepfakeError before scanning for a missing path, an unusable results file, an
+    unusable trust list or a model that does not load.
     """
     from ..models.serving import load_scorer
+    from ..provenance import TrustList
 
     t0 = time.perf_counter()
+    trust = TrustList.load(trust_list) if trust_list else None
     scorer = load_scorer(model, threads=1)  # a wrong --model fails here, once; crash records need its name
     model_name = scorer.name
     crash_threshold = scorer.card.effective_threshold(threshold)
@@ -123,6 +127,7 @@ def scan(
         threshold=threshold,
         threads=threads_per_worker(workers),
         timeout_s=timeout_s,
+        trust=trust,
     )
     scanned: Counter[str] = Counter()
     videos = 0

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..media import DEFAULT_NUM_FRAMES
+from ..provenance import TrustList
 from ..report import Report
 from ..workerproc import share_cores
 
@@ -40,6 +41,7 @@ class ScanOptions:
     threshold: float | None = None
     threads: int = 1  # ONNX Runtime (and OpenCV) threads in this worker
     timeout_s: float = 600.0  # per file (local pool and Ray): the worker is killed and replaced
+    trust: TrustList | None = None  # content-credential anchors, loaded once by the driver (shipped as text)
 
 
 def file_digest(path: str | os.PathLike) -> tuple[str, int]:
@@ -77,7 +79,9 @@ class FileScanner:
         self._detect_or_error = detect_with_crop_or_error
         self.options = options
         self.scorer = load_scorer(options.model, threads=options.threads)
-        self.detector = Detector(self.scorer, num_frames=options.num_frames, threshold=options.threshold)
+        self.detector = Detector(
+            self.scorer, num_frames=options.num_frames, threshold=options.threshold, trust=options.trust
+        )
         self.threshold = self.detector.effective_threshold
 
     def scan(self, path: str) -> Record:

@@ -11,6 +11,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
+from ..provenance import TrustList
 from ..workerproc import Ask, Handler, WorkerPool, WorkerStartError
 from .settings import Settings
 from .store import ScanStore
@@ -18,13 +19,14 @@ from .store import ScanStore
 log = logging.getLogger(__name__)
 
 
-def _detector(model: str, num_frames: int, threads: int) -> Handler:
+def _detector(model: str, num_frames: int, trust: TrustList | None, threads: int) -> Handler:
     """Built once in each worker process (after `share_cores(threads)`): path -> ("done", report dict). A failure is
     an ERROR report (`pipeline.detect_or_error`, the rule `detect` and `scan` follow too), never a dead worker."""
     from ..models.serving import load_scorer
     from ..pipeline import Detector, detect_or_error
 
-    detector = Detector(load_scorer(model or None, threads=threads), num_frames=num_frames, explain=True)
+    scorer = load_scorer(model or None, threads=threads)
+    detector = Detector(scorer, num_frames=num_frames, explain=True, trust=trust)
     return lambda path: ("done", detect_or_error(detector, str(path)).to_dict())
 
 
@@ -44,8 +46,9 @@ class ScanWorkers:
         # Each worker gets its share of the cores (`threads_per_worker`): with 2 workers on 2 cores and no thread
         # limit, 50 clients got fewer scans done than with 1 worker (83 vs 96 in 60 s, benchmarks/load.py); with the
         # limit they did 118.
+        trust = TrustList.load(settings.trust_list) if settings.trust_list else None  # a bad file fails the start
         self.pool = WorkerPool(
-            partial(_detector, settings.model, settings.num_frames),
+            partial(_detector, settings.model, settings.num_frames, trust),
             settings.workers,
             timeout_s=settings.scan_timeout_s,
             name="deepfake-scan",

@@ -25,6 +25,7 @@ class Settings:
     model: str = ""  # shipped model name or exported .onnx path; "" = the shipped default
     num_frames: int = DEFAULT_NUM_FRAMES  # frames sampled per video
     keep_uploads: bool = False  # default for the per-upload `keep` choice
+    trust_list: str = ""  # PEM trust anchors for C2PA content credentials; "" = no signer is trusted
     host: str = "127.0.0.1"
     port: int = 8000
     token: str = field(default="", repr=False)  # when set, /api/* needs "Authorization: Bearer <token>"
