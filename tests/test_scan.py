@@ -242,6 +242,45 @@ def test_kill_9_mid_scan_then_rerun_ends_with_one_valid_line_per_file(tmp_path):
     assert sorted(Path(r["path"]).name for r in lines) == [f"clip{i}.mp4" for i in range(6)]
 
 
+def test_ctrl_c_stops_a_scan_with_one_line_and_no_worker_left(tmp_path):
+    """A terminal's Ctrl-C reaches the whole process group: the driver says "interrupted" and exits 130, the
+    workers print nothing and do not outlive it, and the lines written so far stay valid for the rerun."""
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(8):
+        _clip(folder / f"clip{i}.mp4", n=20, shift=3 * i)
+    out = tmp_path / "out.jsonl"
+    cmd = [sys.executable, "-m", "deepfake_detection.cli", "scan", str(folder), "--out", str(out), "--workers", "2"]
+    cmd += ["--frames", "8"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if out.is_file() and out.read_bytes().count(b"\n") >= 1:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the scan ended before it could be interrupted"
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert proc.returncode == 130
+    assert err.strip() == "interrupted", err
+    deadline = time.monotonic() + 10  # the workers went with the driver: nothing of the group is left
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("a worker of the interrupted scan is still running")
+    assert all(r["verdict"] in ("REAL", "FAKE", "NO_FACE") for r in _lines(out))
+
+
 def test_ray_local_writes_the_same_lines(tree, tmp_path):
     pytest.importorskip("ray", reason="the ray extra is not installed")
     local_out, ray_out = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
