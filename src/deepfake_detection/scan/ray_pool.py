@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DeepfakeError
+from ..workerproc import crash_reason, timeout_reason
 from .worker import FileScanner, Record, Result, ScanOptions
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ class RayPool:
                 path, actor, _ = running.pop(oldest)
                 self._replace(actor)
                 idle.append(self._actors[-1])
-                yield path, None, f"worker stopped: over the {limit:g} s limit per file"
+                yield path, None, timeout_reason(limit)
                 continue
             path, actor, _ = running.pop(done[0])
             try:
@@ -137,7 +138,7 @@ class RayPool:
                 log.warning("Ray scan actor died on %s: %s", path, _one_line(e))
                 self._replace(actor)
                 idle.append(self._actors[-1])
-                record, reason = None, "worker crashed while reading this file (Ray actor died)"
+                record, reason = None, crash_reason("Ray actor died")
             except ray.exceptions.RayError as e:
                 idle.append(actor)
                 record, reason = None, f"Ray task failed: {_one_line(e)}"
