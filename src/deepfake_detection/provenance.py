@@ -261,7 +261,7 @@ def _read(c2pa: Any, path: Path, trust: TrustList | None, guard: _Guard, limits:
             return _unchecked(guard.tripped, has_trust, error=True)
         if isinstance(e, c2pa.C2paError.NotSupported):
             return _unchecked("C2PA does not cover this file format", has_trust)
-        reason = _cut(str(e).strip() or type(e).__name__)
+        reason = _cut(str(e).strip().rstrip(":").strip() or type(e).__name__)
         return Provenance(
             state="invalid",
             summary=f"content credentials present but invalid: unreadable manifest ({reason})",
