@@ -16,7 +16,9 @@ from pathlib import Path
 
 from ..report import VERDICTS
 
-CSV_COLUMNS = ("path", "verdict", "probability", "faces", "duration", "size", "sha256", "error")
+CSV_COLUMNS = ("path", "verdict", "probability", "faces", "duration", "size", "sha256", "error", "provenance")
+# Short labels for the HTML table's credentials column (the detail section has the full summary).
+_CREDENTIALS = {"none": "none", "valid": "trusted", "untrusted": "signed", "invalid": "INVALID", "unchecked": "–"}
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -34,7 +36,8 @@ def _sorted(records: Iterable[dict]) -> list[dict]:
 
 
 def write_csv(records: Iterable[dict], out: str | os.PathLike) -> Path:
-    """One row per file: path, verdict, probability, faces (count), duration, size, sha256, error."""
+    """One row per file: path, verdict, probability, faces (count), duration, size, sha256, error, provenance (the
+    content credentials in one line, e.g. "no content credentials")."""
     import io
 
     buf = io.StringIO()
@@ -51,6 +54,7 @@ def write_csv(records: Iterable[dict], out: str | os.PathLike) -> Path:
                 _blank(r.get("size")),
                 r.get("sha256") or "",
                 r.get("error") or "",
+                _provenance(r).get("summary") or "",
             ]
         )
     _atomic_write(Path(out), buf.getvalue())
@@ -59,6 +63,18 @@ def write_csv(records: Iterable[dict], out: str | os.PathLike) -> Path:
 
 def _blank(v) -> str:
     return "" if v is None else str(v)
+
+
+def _provenance(r: dict) -> dict:
+    """A record's content-credentials summary (records written before issue 17 have none)."""
+    p = r.get("provenance")
+    return p if isinstance(p, dict) else {}
+
+
+def _credentials_label(r: dict) -> str:
+    p = _provenance(r)
+    label = _CREDENTIALS.get(p.get("state") or "unchecked", "–")
+    return label + (", AI" if p.get("declares_ai") and p.get("state") != "none" else "")
 
 
 _CSS = """
@@ -110,6 +126,7 @@ def write_html(records: Iterable[dict], out: str | os.PathLike, title: str = "De
         ("Verdict", "str"),
         ("P(fake)", "num"),
         ("Faces", "num"),
+        ("Credentials", "str"),
         ("Duration (s)", "num"),
         ("Size (MB)", "num"),
         ("Scan (s)", "num"),
@@ -129,6 +146,11 @@ def write_html(records: Iterable[dict], out: str | os.PathLike, title: str = "De
             (f'<span class="v v-{e(v)}" title="{e(r.get("reason") or "")}">{e(v)}</span>', e(v), ""),
             ("" if p is None else f"{p:.3f}", "" if p is None else str(p), "num"),
             (str(len(r.get("faces") or [])), str(len(r.get("faces") or [])), "num"),
+            (
+                f'<span title="{e(_provenance(r).get("summary") or "")}">{e(_credentials_label(r))}</span>',
+                e(_credentials_label(r)),
+                "",
+            ),
             (_num(r.get("duration"), 1), _blank(r.get("duration")), "num"),
             ("" if size is None else f"{size / 1e6:.2f}", _blank(size), "num"),
             (_num(r.get("elapsed_s"), 2), _blank(r.get("elapsed_s")), "num"),
@@ -159,6 +181,20 @@ def _num(v, digits: int) -> str:
     return "" if v is None else f"{v:.{digits}f}"
 
 
+def _credentials_detail(r: dict) -> str:
+    """The summary, then what it rests on: source types (IPTC terms, not URIs: the page links nowhere), failures."""
+    e, p = html.escape, _provenance(r)
+    out = e(p.get("summary") or "content credentials not checked")
+    terms = [str(t).rstrip("/").rsplit("/", 1)[-1] for t in p.get("digital_source_types") or []]
+    if terms:
+        out += "<br>digital source type: " + e(", ".join(terms))
+    if p.get("failures"):
+        out += "<br>codes: " + e(", ".join(str(c) for c in p["failures"]))
+    if p.get("decided"):
+        out += "<br><b>decided the verdict</b>"
+    return out
+
+
 def _span(span) -> str:
     return "–" if not span else f"{span[0]:.1f}–{span[1]:.1f} s"
 
@@ -174,6 +210,7 @@ def _detail(i: int, r: dict) -> str:
         ("Duration", (_num(r.get("duration"), 2) + " s") if r.get("duration") is not None else "–"),
         ("Size", f"{r['size']:,} bytes" if r.get("size") is not None else "–"),
         ("SHA-256", f"<code>{e(r.get('sha256') or '–')}</code>"),
+        ("Content credentials", _credentials_detail(r)),
     ]
     if r.get("error"):
         items.append(("Error", e(r["error"])))

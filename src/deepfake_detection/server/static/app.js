@@ -104,7 +104,7 @@ function showFailure(message, extra) {
   const banner = $("banner");
   banner.className = "banner failed";
   banner.textContent = `Could not scan this file: ${message}${extra}`;
-  for (const id of ["reason", "meta"]) $(id).textContent = "";
+  for (const id of ["reason", "meta", "provenance"]) $(id).textContent = "";
   $("warnings").replaceChildren();
   $("faces").replaceChildren();
   $("timeline").replaceChildren();
@@ -116,6 +116,10 @@ function deciding(report) {
 }
 
 function headline(report) {
+  const credentials = report.provenance || {};
+  if (report.verdict === "FAKE" && credentials.decided) {
+    return ["fake", "Declared AI-generated — by its content credentials"];
+  }
   if (report.verdict === "NO_FACE") {
     return ["no-face", (report.faces || []).length ? "No face clear enough to judge" : "No face found"];
   }
@@ -136,12 +140,21 @@ function render(scan) {
   $("banner").className = `banner ${kind}`;
   $("banner").textContent = text;
   $("reason").textContent = report.reason;
+  renderProvenance(report.provenance);
   $("warnings").replaceChildren(...(report.warnings || []).map((w) => el("li", { textContent: w })));
   $("meta").textContent = `${scan.filename} · model ${report.model} · threshold ${report.threshold.toFixed(2)} · ` +
     `${report.media.width}×${report.media.height}` + (report.media.is_image ? "" : ` · ${report.media.duration.toFixed(1)} s`) +
     ` · scanned in ${(report.timings.total || 0).toFixed(1)} s`;
   renderTimeline(report);
   renderFaces(report);
+}
+
+// The content-credentials (C2PA) line: what they say and whether they hold. Reports from before issue 17 have none.
+function renderProvenance(p) {
+  const line = $("provenance");
+  line.className = `provenance small state-${p ? p.state : "unchecked"}`;
+  line.textContent = p ? p.summary + (p.decided ? " — this decided the verdict" : "") : "content credentials not checked";
+  line.title = p && p.failures && p.failures.length ? `codes: ${p.failures.join(", ")}` : "";
 }
 
 function renderTimeline(report) {
