@@ -96,7 +96,7 @@ def test_scan_folder_one_line_per_file_resume_retry_and_reports(tree, tmp_path):
     assert summary.skipped_non_media == 2
 
     csv_rows = csv_path.read_text().splitlines()
-    assert csv_rows[0] == "path,verdict,probability,faces,duration,size,sha256,error" and len(csv_rows) == 8
+    assert csv_rows[0] == "path,verdict,probability,faces,duration,size,sha256,error,provenance" and len(csv_rows) == 8
     page = html_path.read_text()
     assert page.count('<tr><td class=""') == 7 and page.count("data:image/jpeg;base64,") == 4
     assert "<script>" in page and "http://" not in page and "https://" not in page
