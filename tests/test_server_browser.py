@@ -251,3 +251,47 @@ def test_docs_render_every_operation(live_server):
             assert not elsewhere and not errors, (elsewhere, errors)
         finally:
             browser.close()
+
+
+def test_page_shows_the_content_credentials_line_of_each_signed_sample(live_server, tmp_path):
+    """Files signed in the test (benchmarks/credentials.py): the page shows each one's credentials line under the
+    reason; credentials declaring AI generation give the 'Declared AI-generated' banner."""
+    assert CHROMIUM, "DEEPFAKE_REQUIRE_BROWSER=1 but no chromium on PATH"
+    from playwright import sync_api as playwright
+
+    from benchmarks.credentials import signed_samples
+
+    samples = signed_samples(tmp_path / "signed")
+    names = ["ai.jpg", "ai.mp4", "capture.mp4", "ai_media_flip.mp4", "ai_manifest_flip.jpg", "plain.jpg"]
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(live_server)
+            for name in names:
+                page.set_input_files("#file", str(samples[name]))
+                page.wait_for_function(
+                    "(name) => document.querySelector('#meta').textContent.startsWith(name)", arg=name, timeout=120_000
+                )
+                scan_id = page.evaluate("() => location.hash.slice(1)")
+                report = httpx.get(f"{live_server}/api/v1/scans/{scan_id}").json()["report"]
+                credentials = report["provenance"]
+                line = page.locator("#provenance")
+                assert line.is_visible(), name
+                assert line.inner_text().startswith(credentials["summary"]), (name, line.inner_text())
+                assert f"state-{credentials['state']}" in line.get_attribute("class")
+                banner = page.inner_text("#banner")
+                if name.startswith("ai."):
+                    assert "this decided the verdict" in line.inner_text()
+                    assert banner == "Declared AI-generated — by its content credentials", banner
+                else:
+                    assert "decided" not in line.inner_text() and not banner.startswith("Declared"), banner
+                if "flip" in name:
+                    assert line.inner_text().startswith("content credentials present but invalid")
+                    assert page.locator("#warnings li", has_text="content credentials present but invalid").count()
+            assert page.locator("#provenance").inner_text() == "no content credentials"
+            assert not errors, errors
+        finally:
+            browser.close()
