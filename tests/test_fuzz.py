@@ -111,16 +111,32 @@ def mutate(data: bytes, ops) -> bytes:
     return bytes(buf)
 
 
-class ReadHarness:
-    """A long-lived read_frames child under the memory limit, restarted after it dies or hangs."""
+# The same for content credentials (C2PA): one `read_provenance` answer per path, or the crash.
+PROVENANCE_HARNESS = r"""
+import json, sys
+from deepfake_detection.provenance import read_provenance
+for line in sys.stdin:
+    try:
+        p = read_provenance(line.rstrip("\n"))
+        answer = {"state": p.state, "summary": p.summary}
+    except BaseException as e:
+        answer = {"crash": f"{type(e).__name__}: {e}"}
+    print(json.dumps(answer), flush=True)
+"""
 
-    def __init__(self):
+
+class ReadHarness:
+    """A long-lived read_frames child (or another `code` answering one JSON line per path) under the memory limit,
+    restarted after it dies or hangs."""
+
+    def __init__(self, code: str = HARNESS):
         self.proc = None
+        self.code = code
 
     def read(self, path: Path) -> dict:
         if self.proc is None:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", HARNESS],
+                [sys.executable, "-c", self.code],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
@@ -221,6 +237,39 @@ def test_detect_cli_answers_every_mutated_file_with_one_clean_line(seeds, scratc
         assert r["verdict"] in ("REAL", "FAKE", "NO_FACE", "ERROR")
         assert (r["verdict"] == "ERROR") == bool(r["error"]) and "internal error" not in (r["error"] or "")
     assert run.returncode == int(any(r["verdict"] == "ERROR" for r in reports))
+
+
+@pytest.fixture(scope="module")
+def signed_seeds(seeds, tmp_path_factory) -> dict[str, bytes]:
+    """The mp4 and jpg seeds with content credentials (a throw-away chain): the manifest is most of their bytes."""
+    from benchmarks.credentials import make_chain, sign
+
+    d, chain = tmp_path_factory.mktemp("signed-seeds"), make_chain()
+    out = {}
+    for kind in ("mp4", "jpg"):
+        (d / f"seed.{kind}").write_bytes(seeds[kind])
+        out[kind] = sign(d / f"seed.{kind}", d / f"signed.{kind}", chain).read_bytes()
+    return Seeds(out)
+
+
+@pytest.fixture(scope="module")
+def provenance_harness():
+    h = ReadHarness(PROVENANCE_HARNESS)
+    yield h
+    h.close()
+
+
+@settings(settings.get_profile(PROFILE))
+@given(kind=st.sampled_from(["mp4", "jpg"]), ops=st.lists(mutation, min_size=1, max_size=4))
+def test_read_provenance_survives_mutated_credentials(signed_seeds, provenance_harness, scratch, kind, ops):
+    """Signed files with their bytes mutated: always a state and a one-line summary, never a crash or a hang."""
+    from deepfake_detection.report import PROVENANCE_STATES
+
+    path = scratch / f"signed mutant.{kind}"
+    path.write_bytes(mutate(signed_seeds[kind], ops))
+    answer = provenance_harness.read(path)
+    assert answer.get("state") in PROVENANCE_STATES, f"{kind} {ops}: {answer}"
+    assert "\n" not in answer["summary"]
 
 
 def test_mutate_is_deterministic_and_bounded():

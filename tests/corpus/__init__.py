@@ -59,6 +59,11 @@ CASES: tuple[Case, ...] = (
     Case("exif_rotated", "exif_rotated.jpg", mk.exif_rotated, VERDICT),
     Case("odd_name", "odd dir/../ünïcødé clip ..  😀 ...mp4", mk.face_clip, VERDICT),
     Case("symlink_loop", "loops/loop_a.mp4", mk.symlink_loop, ERROR, "no such file", uploadable=False),
+    # Content credentials (C2PA) that are damaged, huge or junk: a warning or nothing, never a crash, a stall or a
+    # verdict made by them
+    Case("c2pa_damaged_manifest", "c2pa_damaged.mp4", mk.c2pa_damaged_manifest, VERDICT, "present but invalid"),
+    Case("c2pa_huge_manifest", "c2pa_huge.mp4", mk.c2pa_huge_manifest, VERDICT, "mib of memory to read"),
+    Case("c2pa_junk_jumbf", "c2pa_junk.jpg", mk.c2pa_junk_jumbf, VERDICT, "present but invalid"),
 )
 
 BY_NAME = {c.name: c for c in CASES}

@@ -222,3 +222,49 @@ def symlink_loop(path: Path) -> None:
     os.symlink(other.name, path)
     os.symlink(path.name, other)
     os.symlink(".", path.parent / "cycle")
+
+
+# --- content credentials (C2PA): signed here with a throw-away chain (benchmarks/credentials.py) --------------------
+
+
+def _signed_face_clip(path: Path, **sign_kw) -> Path:
+    from benchmarks.credentials import make_chain, sign
+
+    plain = path.with_name(path.name + ".plain.mp4")
+    write_video(plain, face_frames(12))
+    try:
+        return sign(plain, path, make_chain(), **sign_kw)
+    finally:
+        plain.unlink()
+
+
+def c2pa_damaged_manifest(path: Path) -> None:
+    """A clip whose credentials declare AI generation, with one bit of the manifest flipped: unreadable, so they
+    must not decide (the faces do) and the report must say they are invalid."""
+    from benchmarks.credentials import flip_manifest_byte
+
+    signed = _signed_face_clip(path.with_name(path.name + ".signed.mp4"))
+    flip_manifest_byte(signed, path)
+    signed.unlink()
+
+
+def c2pa_huge_manifest(path: Path) -> None:
+    """A clip whose manifest carries a 48 MiB thumbnail: over the reader's memory limit, a warning, never a stall."""
+    from benchmarks.credentials import CAPTURE
+
+    _signed_face_clip(path, source_type=CAPTURE, thumbnail_bytes=48 * 2**20)
+
+
+def c2pa_junk_jumbf(path: Path) -> None:
+    """A face JPEG whose APP11 segment holds a JUMBF box labelled as a C2PA manifest store, filled with random bytes
+    (what a truncated or forged manifest looks like to the reader)."""
+    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(drawn_face(), cv2.COLOR_RGB2BGR))
+    assert ok
+    c2pa_uuid = bytes.fromhex("6332706100110010800000aa00389b71")  # the manifest store's JUMBF type
+    description = c2pa_uuid + b"\x03" + b"c2pa\x00"  # toggles: requestable, labelled
+    jumd = struct.pack(">I", 8 + len(description)) + b"jumd" + description
+    junk = np.random.default_rng(11).integers(0, 256, 6000, np.uint8).tobytes()
+    box = struct.pack(">I", 8 + len(jumd) + len(junk)) + b"jumb" + jumd + junk
+    body = b"JP" + struct.pack(">HI", 1, 1) + box  # common identifier, box instance, sequence number
+    data = jpeg.tobytes()
+    path.write_bytes(data[:2] + b"\xff\xeb" + struct.pack(">H", len(body) + 2) + body + data[2:])
