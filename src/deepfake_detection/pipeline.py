@@ -23,7 +23,7 @@ from .errors import DeepfakeError
 from .faces import Detection, FaceConfig, FaceTrack, SequenceDetector, face_quality, track_faces
 from .media import DEFAULT_NUM_FRAMES, Frames, MediaLimits, read_frames
 from .models.serving import Scorer, load_scorer
-from .provenance import TrustList, read_provenance
+from .provenance import TrustList, preload, read_provenance
 from .report import (
     DynamicsScore,
     Explanation,
@@ -77,6 +77,8 @@ class Detector:
         threshold = self.effective_threshold
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
+        if self.credentials is read_provenance:
+            preload()  # the credentials library loads while the video decodes (once per process)
 
         face_cfg = self.face_cfg
         if face_cfg.crop_size != self.scorer.input_size:

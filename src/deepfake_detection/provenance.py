@@ -103,6 +103,29 @@ class TrustList:
         return cls(str(p), data.decode("ascii", "replace"), tuple(c.subject.rfc4514_string() for c in certs))
 
 
+_preload = threading.Lock()
+_preloaded = False
+
+
+def preload() -> None:
+    """Import c2pa-python in a background thread, once per process (~30-40 ms, mostly its native library and package
+    metadata), so that a caller with other work to do (the pipeline, while it decodes) does not wait for it on its
+    first file. `read_provenance` works without it: its import then waits for this one or does the work itself."""
+    global _preloaded
+    with _preload:
+        if _preloaded:
+            return
+        _preloaded = True
+
+    def load() -> None:
+        try:
+            import c2pa  # noqa: F401
+        except ImportError:
+            pass
+
+    threading.Thread(target=load, name="c2pa-import", daemon=True).start()
+
+
 def read_provenance(
     path: str | os.PathLike[str], trust: TrustList | None = None, limits: ProvenanceLimits = ProvenanceLimits()
 ) -> Provenance:
