@@ -247,12 +247,21 @@ def test_ctrl_c_stops_a_scan_with_one_line_and_no_worker_left(tmp_path):
     workers print nothing and do not outlive it, and the lines written so far stay valid for the rerun."""
     folder = tmp_path / "many"
     folder.mkdir()
-    for i in range(8):
+    for i in range(16):  # enough work that the interrupt lands mid-scan
         _clip(folder / f"clip{i}.mp4", n=20, shift=3 * i)
     out = tmp_path / "out.jsonl"
     cmd = [sys.executable, "-m", "deepfake_detection.cli", "scan", str(folder), "--out", str(out), "--workers", "2"]
     cmd += ["--frames", "8"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    # A shell's background job inherits SIGINT ignored (and Python then keeps it ignored): give the scan the
+    # disposition a terminal's foreground command has.
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
