@@ -11,11 +11,10 @@ from deepfake_detection.train import TrainConfig, train  # noqa: E402
 from deepfake_detection.train.export import export_run  # noqa: E402
 
 
-def test_train_resume_and_export_agree(tiny_crops, tmp_path):
-    cfg = load_config(
-        TrainConfig,
-        None,
-        data=str(tiny_crops),
+def tiny_config(data, tmp_path, **overrides) -> TrainConfig:
+    """A run small enough for a test: 64 px, batches of 4, an evaluation every step, caches under tmp_path."""
+    base = dict(
+        data=str(data),
         out=str(tmp_path / "run"),
         cache_dir=str(tmp_path / "cache"),
         input_size=64,
@@ -24,6 +23,11 @@ def test_train_resume_and_export_agree(tiny_crops, tmp_path):
         eval_every=1,
         warmup_steps=1,
     )
+    return load_config(TrainConfig, None, **(base | overrides))
+
+
+def test_train_resume_and_export_agree(tiny_crops, tmp_path):
+    cfg = tiny_config(tiny_crops, tmp_path)
     run = train(cfg, progress=False)
     lines = (run / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 2 and {"auc", "log_loss", "step"} <= set(json.loads(lines[-1]))
@@ -48,19 +52,7 @@ def test_sbi_training_needs_faces_and_runs_on_real_crops(tiny_crops, tmp_path):
 
     from deepfake_detection.errors import DeepfakeError
 
-    cfg = load_config(
-        TrainConfig,
-        None,
-        data=str(tiny_crops),
-        out=str(tmp_path / "run"),
-        cache_dir=str(tmp_path / "c"),
-        input_size=64,
-        batch_size=4,
-        max_steps=1,
-        eval_every=1,
-        sbi=1.0,
-        pretrained=False,
-    )
+    cfg = tiny_config(tiny_crops, tmp_path, max_steps=1, sbi=1.0, pretrained=False)
     with pytest.raises(DeepfakeError, match="SBI needs"):
         train(cfg, progress=False)
     if not FACES_SAMPLE.is_dir():
@@ -115,21 +107,8 @@ def test_two_manifests_with_a_held_out_source_train_and_select_by_source_auc(tin
                         "method": "real" if r["label"] == "REAL" else f"gen_{name}",
                     }
                 )
-    cfg = load_config(
-        TrainConfig,
-        None,
-        data=f"{tmp_path / 'a.csv'},{tmp_path / 'b.csv'}",
-        out=str(tmp_path / "run"),
-        cache_dir=str(tmp_path / "cache"),
-        input_size=64,
-        batch_size=4,
-        max_steps=2,
-        eval_every=1,
-        warmup_steps=1,
-        pretrained=False,
-        holdout=["b"],
-        select="source_auc",
-    )
+    data = f"{tmp_path / 'a.csv'},{tmp_path / 'b.csv'}"
+    cfg = tiny_config(data, tmp_path, pretrained=False, holdout=["b"], select="source_auc")
     run = train(cfg, progress=False)
     last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     assert {"a", "b"} <= set(last["per_source_auc"])  # the held-out source is still measured
