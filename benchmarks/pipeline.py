@@ -55,13 +55,14 @@ def make_clip(
     noise: float = 0.0,
     start: int = 0,
     sway_px: int = 0,
+    bit_rate: int = 12_000_000,
 ) -> str:
     """A face (2/3 of the height) on a grey canvas; `start` offsets the source frames (distinct clips), `sway_px`
     moves the head sideways."""
     source, kind = _face_frames()
     rng = np.random.default_rng(0)
     w, h = size
-    # With sensor noise the encoder is given a phone camera's bitrate (12 Mbit/s) to spend on it.
+    # With sensor noise the encoder is given a camera's bitrate (`bit_rate`: a phone's 12 Mbit/s at 1080p) to spend.
     options = {"preset": "veryfast"} if noise else {"preset": "veryfast", "crf": "23"}
     if gop:
         options["g"] = str(gop)
@@ -69,7 +70,7 @@ def make_clip(
         s = out.add_stream("libx264", rate=fps, options=options)
         s.width, s.height, s.pix_fmt = w, h, "yuv420p"
         if noise:
-            s.bit_rate = 12_000_000
+            s.bit_rate = bit_rate
         side = h * 2 // 3
         for i in range(seconds * fps):
             img = np.full((h, w, 3), 60, np.uint8)

@@ -123,3 +123,30 @@ def test_overlapped_face_search_gives_the_same_report(face_clip, monkeypatch):
     assert after_decoding == [1]
     assert a.verdict == b.verdict and a.probability == b.probability
     assert [f.box for f in a.faces[0].frames] == [f.box for f in b.faces[0].frames]
+
+
+def test_crops_are_scored_while_decoding_and_not_again(face_clip, monkeypatch):
+    """The faces thread runs the model on crops as it finds them; the model stage scores only what is left, and
+    the probabilities are those of scoring every crop after decoding."""
+    import threading
+
+    scorer = load_scorer()
+    scored: dict[str, int] = {}
+    component_logits = scorer.component_logits
+
+    def counting(crops):
+        name = threading.current_thread().name
+        scored[name] = scored.get(name, 0) + len(crops)
+        return component_logits(crops)
+
+    monkeypatch.setattr(scorer, "component_logits", counting)
+    a = Detector(scorer, num_frames=12, overlap=True).detect(face_clip)
+    crops = sum(len(f.frames) for f in a.faces)
+    assert scored.get("faces", 0) > 0, scored  # the model ran during decoding
+    assert scored.get("MainThread", 0) < crops  # and the end did not score everything again
+    scored.clear()
+    b = Detector(scorer, num_frames=12, overlap=False).detect(face_clip)
+    assert scored == {"MainThread": crops}
+    np.testing.assert_allclose(
+        [f.probability for f in a.faces[0].frames], [f.probability for f in b.faces[0].frames], atol=1e-6
+    )

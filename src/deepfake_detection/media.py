@@ -15,12 +15,15 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
-
-import av
-import numpy as np
+from typing import TYPE_CHECKING, Literal
 
 from .errors import MediaError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# PyAV and numpy are imported where frames are decoded, not here: the command line reads DEFAULT_NUM_FRAMES from
+# this module for every command (`--help`, `--version`, `models`), which should not pay 0.15 s for them.
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,7 @@ class MediaLimits:
     max_pixels: int = 8192 * 8192  # per frame, checked from the header before any pixel is decoded
     seek_above_s: float = 30.0  # longer videos: one keyframe per sample by seeking, not a forward decode
     work_max_side: int = 1920  # frames are kept at most this long (faces stay > 4x the 128 px crops at 1080p)
+    decoder_threads: int = 0  # FFmpeg decoding threads; 0: its own choice (one per core). Workers sharing cores: 1
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,8 @@ def read_frames(
 
     Raises MediaError with a one-line reason for a missing, empty, corrupt, audio-only or oversized input.
     """
+    import av
+
     if num_frames < 1:
         raise MediaError("num_frames must be at least 1")
     p = Path(path)
@@ -132,6 +138,8 @@ def _reason(e: Exception) -> str:
 
 
 def _sample(container, stream, p: Path, num_frames: int, limits: MediaLimits, is_image: bool, on_frame=None) -> Frames:
+    import av
+
     if stream.codec_context is None:  # FFmpeg found the stream but cannot open its decoder (damaged header)
         raise MediaError(f"no decodable video stream in {p.name}")
     w, h = stream.codec_context.width, stream.codec_context.height
@@ -141,7 +149,7 @@ def _sample(container, stream, p: Path, num_frames: int, limits: MediaLimits, is
     duration = _duration(container, stream)
     if duration > limits.max_duration_s:
         raise MediaError(f"video is {duration:.0f} s long, over the {limits.max_duration_s:.0f} s limit")
-    stream.thread_type = "AUTO"
+    _threads(stream, limits)
     warnings: list[str] = []
     scale = min(1.0, limits.work_max_side / max(w, h, 1))
     size = (max(2, round(w * scale)), max(2, round(h * scale))) if scale < 1 else None
@@ -157,7 +165,7 @@ def _sample(container, stream, p: Path, num_frames: int, limits: MediaLimits, is
             warnings.append("the video could not be sampled by seeking; it was decoded from the start")
             with av.open(str(p), metadata_errors="ignore") as fresh:  # a clean state whatever seeking left
                 forward = fresh.streams.video[0]
-                forward.thread_type = "AUTO"
+                _threads(forward, limits)
                 picked, total = _decode_forward(fresh, forward, p, duration, fps, num_frames, size, on_frame)
     else:
         picked, total = _decode_forward(container, stream, p, duration, fps, num_frames, size, on_frame)
@@ -189,6 +197,12 @@ def _sample(container, stream, p: Path, num_frames: int, limits: MediaLimits, is
     )
 
 
+def _threads(stream, limits: MediaLimits) -> None:
+    stream.thread_type = "AUTO"
+    if limits.decoder_threads:
+        stream.thread_count = limits.decoder_threads
+
+
 def _duration(container, stream) -> float:
     if stream.duration and stream.time_base:
         return float(stream.duration * stream.time_base)
@@ -198,6 +212,8 @@ def _duration(container, stream) -> float:
 
 
 def _targets(total: int, n: int) -> list[int]:
+    import numpy as np
+
     if total <= 0:
         return list(range(n))  # unknown length: the first n frames
     n = min(n, total)
@@ -218,6 +234,8 @@ def _presentation_pts(p: Path) -> list[int] | None:
 
     None when some packet carries no timestamp or two share one (badly muxed files exist: then frames are
     counted as they are decoded instead). A damaged tail ends the list where demuxing stops."""
+    import av
+
     pts: list[int] = []
     try:
         with av.open(str(p), metadata_errors="ignore") as c:
@@ -243,6 +261,8 @@ def _decode_forward(container, stream, p: Path, duration: float, fps: float, n: 
 
 def _decode_sample(container, stream, pts: list[int], n: int, size, on_frame=None):
     """Decode forward once; the decoder drops non-reference frames that are not sampled (nothing needs them)."""
+    import av
+
     wanted = {pts[i]: i for i in _targets(len(pts), n)}
     tb, start = stream.time_base, stream.start_time or 0
     cc = stream.codec_context
@@ -271,6 +291,8 @@ def _decode_sample(container, stream, pts: list[int], n: int, size, on_frame=Non
 
 
 def _decode_sample_counting(container, stream, total: int, n: int, size):
+    import av
+
     wanted = _targets(total, n)
     want, last = set(wanted), wanted[-1]
     picked = []
@@ -302,6 +324,8 @@ def _seek_sample(container, stream, duration: float, n: int, size, budget: int =
     keyframe (keyframes sparser than the samples) are then served by one forward decode from that keyframe, which
     skips non-reference frames and stops after `budget` decoded frames per target, taking the first frame at or
     after each target time, or the next decoded frames once the budget is spent."""
+    import numpy as np
+
     tb = stream.time_base
     fps = float(stream.average_rate or stream.guessed_rate or 0.0)
     start = float(stream.start_time * tb) if stream.start_time else 0.0
@@ -364,6 +388,8 @@ def exif_orientation(head: bytes) -> int:
 
 def _exif_upright(img: np.ndarray, orientation: int) -> np.ndarray:
     """Apply EXIF orientation 2-8 (mirrors and quarter turns) to a decoded image."""
+    import numpy as np
+
     ops = {
         2: lambda a: a[:, ::-1],
         3: lambda a: a[::-1, ::-1],
@@ -377,6 +403,8 @@ def _exif_upright(img: np.ndarray, orientation: int) -> np.ndarray:
 
 
 def _upright(img: np.ndarray, rotation: int) -> np.ndarray:
+    import numpy as np
+
     # FFmpeg's display-matrix rotation is counter-clockwise degrees; rot90 with k>0 rotates counter-clockwise.
     k = (int(round(rotation / 90)) % 4) if rotation else 0
     return np.ascontiguousarray(np.rot90(img, k)) if k else img

@@ -20,7 +20,7 @@ from . import explain as xp
 from .decision import QualityBar, credentials_decide, credentials_warnings, decide, threshold_for_faces
 from .dynamics import MIN_FRAMES, DynamicsModel, track_features
 from .errors import DeepfakeError
-from .faces import Detection, FaceConfig, FaceTrack, SequenceDetector, face_quality, track_faces
+from .faces import Detection, FaceConfig, FaceTrack, SequenceDetector, crop_face, face_quality, track_faces
 from .media import DEFAULT_NUM_FRAMES, Frames, MediaLimits, read_frames
 from .models.serving import Scorer, load_scorer
 from .provenance import TrustList, preload, read_provenance
@@ -37,6 +37,8 @@ from .report import (
 )
 
 Box = tuple[float, float, float, float]
+_CropKey = tuple[int, Detection]  # (sampled frame position, detection in that frame): one crop
+EARLY_MAX_FACES = 4  # frames with more faces than this are scored after decoding, only for the tracks kept
 
 
 def mean_logit(logits: np.ndarray) -> float:
@@ -83,8 +85,9 @@ class Detector:
         face_cfg = self.face_cfg
         if face_cfg.crop_size != self.scorer.input_size:
             face_cfg = replace(face_cfg, crop_size=self.scorer.input_size)
+        early: dict[_CropKey, dict[str, float]] = {}  # crops the model scored while the video decoded
         if self.overlap and self.read is read_frames:
-            frames, found = self._read_while_detecting(path, face_cfg)
+            frames, found = self._read_while_detecting(path, face_cfg, early)
         else:
             frames, found = self.read(path, self.num_frames, self.limits), None
         timings["media"] = time.perf_counter() - t0  # with overlap, includes the faces found meanwhile
@@ -94,8 +97,7 @@ class Detector:
         timings["faces"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        crops = np.stack([c for tr in tracks for c in tr.crops]) if tracks else None
-        parts = self.scorer.component_logits(crops) if crops is not None else {}
+        parts = self._track_logits(tracks, early)
         logits = self.scorer.fuse(parts) if parts else np.zeros(0)
         timings["model"] = time.perf_counter() - t
 
@@ -220,28 +222,37 @@ class Detector:
         return report(verdict, reason, deciding=best), tracks[pos].crops[k]
 
     def _read_while_detecting(
-        self, path: str | os.PathLike[str], cfg: FaceConfig
+        self, path: str | os.PathLike[str], cfg: FaceConfig, early: dict[_CropKey, dict[str, float]]
     ) -> tuple[Frames, list[list[Detection]]]:
         """Decode on this thread while a second one finds faces in each sampled frame as it arrives: FFmpeg's
         decoder threads leave part of the two cores idle. Detections are returned only if every frame got them
-        (otherwise, e.g. for long videos read by seeking, track_faces detects after decoding as usual)."""
-        from threadpoolctl import threadpool_limits
+        (otherwise, e.g. for long videos read by seeking, track_faces detects after decoding as usual).
 
+        Whenever that thread has caught up with the decoder, it also runs the model on the crops of the faces
+        found so far and leaves their logits in `early`, so that little of the model's work is left for the end
+        (the crop of a detection depends only on its frame, so it is the crop `track_faces` cuts later)."""
         seq = SequenceDetector(cfg)
         inbox: queue.SimpleQueue[np.ndarray | None] = queue.SimpleQueue()
+        pending: list[tuple[_CropKey, np.ndarray]] = []
 
         def work() -> None:
-            # One OpenMP thread for YuNet here: the decoder's threads hold the other core, and two detector
-            # threads fighting them were slower (median 1.18 s vs 1.05 s per 10 s 1080p clip, measured).
-            with threadpool_limits(limits=1, user_api="openmp"):
-                while (img := inbox.get()) is not None:
-                    try:
-                        seq.push(img)
-                    except Exception:  # a detector bug: track_faces redoes it on the main thread, where it raises
-                        seq.per_frame.clear()
-                        while inbox.get() is not None:
-                            pass
-                        return
+            while (img := inbox.get()) is not None:
+                try:
+                    pos = len(seq.per_frame)
+                    dets = seq.push(img)
+                    if len(dets) <= EARLY_MAX_FACES:  # crowds: most faces end in no kept track; score after
+                        pending.extend(((pos, d), crop_face(img, d, cfg.crop_size, cfg.crop_scale)) for d in dets)
+                    if pending and inbox.empty():
+                        keys, crops = zip(*pending)
+                        pending.clear()
+                        parts = self.scorer.component_logits(np.stack(crops))
+                        early.update((k, {name: float(z[i]) for name, z in parts.items()}) for i, k in enumerate(keys))
+                except Exception:  # a detector or model bug: the main thread redoes the work, where it raises
+                    seq.per_frame.clear()
+                    early.clear()
+                    while inbox.get() is not None:
+                        pass
+                    return
 
         worker = threading.Thread(target=work, name="faces", daemon=True)
         worker.start()
@@ -251,6 +262,22 @@ class Detector:
             inbox.put(None)
             worker.join()
         return frames, seq.per_frame
+
+    def _track_logits(self, tracks: list[FaceTrack], early: dict[_CropKey, dict[str, float]]) -> dict[str, np.ndarray]:
+        """Each model component's logits for every crop of every track, in track order; crops already scored while
+        decoding are not scored again."""
+        keys = [(pos, d) for tr in tracks for pos, d in zip(tr.frame_positions, tr.detections)]
+        if not keys:
+            return {}
+        crops = [c for tr in tracks for c in tr.crops]
+        todo = [i for i, k in enumerate(keys) if k not in early]
+        late = self.scorer.component_logits(np.stack([crops[i] for i in todo])) if todo else {}
+        row = {i: j for j, i in enumerate(todo)}
+        names = list(late) if late else list(early[keys[0]])
+        return {
+            name: np.array([late[name][row[i]] if i in row else early[k][name] for i, k in enumerate(keys)])
+            for name in names
+        }
 
     def _dynamics(self, track: FaceTrack) -> DynamicsScore | None:
         if self.dynamics is None or len(track.detections) < MIN_FRAMES:

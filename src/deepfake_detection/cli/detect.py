@@ -43,7 +43,7 @@ def register(sub) -> None:
         "used in the verdict)",
     )
     opt.add_quiet(s)
-    s.set_defaults(func=run)
+    s.set_defaults(func=run, quick_exit=True)
 
 
 def _dynamics(path: str | None):
@@ -59,21 +59,21 @@ def _dynamics(path: str | None):
         raise DeepfakeError(f"cannot load the dynamics model {path}: {e}") from e
 
 
-def run(args: argparse.Namespace) -> int:
+def prepare(args: argparse.Namespace):
+    """The detector for these options, model loaded (what a `detect` call spends before its first input)."""
     from ..models.serving import load_scorer
-    from ..pipeline import Detector, detect_or_error
-    from ..provenance import TrustList
 
-    trust = TrustList.load(args.trust_list) if args.trust_list else None
-    scorer = load_scorer(args.model)
+    scorer = load_scorer(args.model, wait=False)  # the session builds while the pipeline imports
+    from ..pipeline import Detector
+
+    trust = None
+    if args.trust_list:
+        from ..provenance import TrustList
+
+        trust = TrustList.load(args.trust_list)
+    scorer.ready()
     dynamics = _dynamics(args.dynamics)
-    explain_dir = Path(args.explain) if args.explain else None
-    if explain_dir is not None:
-        try:
-            explain_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise DeepfakeError(f"cannot write explanations to {explain_dir}: {e.strerror}") from e
-    detector = Detector(
+    return Detector(
         scorer,
         num_frames=args.frames,
         threshold=args.threshold,
@@ -81,6 +81,18 @@ def run(args: argparse.Namespace) -> int:
         dynamics=dynamics,
         trust=trust,
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    detector = prepare(args)
+    from ..pipeline import detect_or_error
+
+    explain_dir = Path(args.explain) if args.explain else None
+    if explain_dir is not None:
+        try:
+            explain_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise DeepfakeError(f"cannot write explanations to {explain_dir}: {e.strerror}") from e
     failed = 0
     bar = opt.progress(args.paths, args.quiet, "detect", "file", min_items=2)
     for path in bar:

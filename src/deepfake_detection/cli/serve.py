@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import errno
-import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import DeepfakeError
 from . import _options as opt
+
+if TYPE_CHECKING:
+    import socket
 
 
 def register(sub) -> None:
@@ -72,6 +75,8 @@ def register(sub) -> None:
 def bind(host: str, port: int) -> socket.socket:
     """The listening socket, bound before anything is printed: a busy port is one clear error, not a 'serving on'
     line followed by uvicorn's traceback."""
+    import socket
+
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..errors import ModelError
 from .card import ModelCard
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
 
 DEFAULT_MODEL = "efficientnet_lite0"
 
@@ -51,6 +55,10 @@ class Scorer(Protocol):
         """The models whose logits `fuse` combines (a single model: itself)."""
         ...
 
+    def ready(self) -> Scorer:
+        """Wait until the model is loaded; raises ModelError when it cannot be."""
+        ...
+
     def logits(self, crops: np.ndarray) -> np.ndarray: ...
 
     def probability(self, logit: ArrayLike) -> NDArray[np.float64]: ...
@@ -69,20 +77,46 @@ class FrameScorer:
     replaced (e.g. a new calibration or tta while calibrating); everything else reads it."""
 
     def __init__(self, onnx_path: str | Path, card: ModelCard, threads: int = 2):
-        import onnxruntime as ort
-
         if card.input_size <= 0:
             raise ModelError(f"{card.name}: the model card gives no input_size")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
-        except Exception as e:  # ORT raises its own untyped errors for unreadable graphs
-            raise ModelError(f"cannot load model {onnx_path}: {e}") from e
         self.card = card
-        self._input = self.session.get_inputs()[0].name
+        self._session: ort.InferenceSession | None = None
+        self._error: ModelError | None = None
+        # ONNX Runtime builds the session (~50 ms, mostly outside the GIL) on a second thread, while the caller
+        # imports the rest of the pipeline or decodes the first frames; `ready()` and every use wait for it.
+        # (Imported here, not on that thread: an import holds the GIL, building the session mostly does not.)
+        import onnxruntime
+
+        self._loader = threading.Thread(
+            target=self._load, args=(onnxruntime, Path(onnx_path), threads), name="model-load", daemon=True
+        )
+        self._loader.start()
+
+    def _load(self, ort, onnx_path: Path, threads: int) -> None:
+        try:
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+            opts.log_severity_level = 3
+            # Idle pool threads sleep instead of spinning: spinning took a core from the decoder of the next video
+            # (10 s 1080p clip, back to back: 0.66 s with sleeping threads, 0.75 s spinning; benchmarks.command).
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            self._session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+        except Exception as e:  # ORT raises its own untyped errors for unreadable graphs
+            self._error = ModelError(f"cannot load model {onnx_path}: {e}")
+
+    def ready(self) -> FrameScorer:
+        """Wait until the model is loaded; raises ModelError when it cannot be."""
+        self._loader.join()
+        if self._error is not None:
+            raise self._error
+        return self
+
+    @property
+    def session(self) -> ort.InferenceSession:
+        self.ready()
+        assert self._session is not None
+        return self._session
 
     @property
     def name(self) -> str:
@@ -113,8 +147,10 @@ class FrameScorer:
         return (both[: len(crops)] + both[len(crops) :]) / 2
 
     def _run(self, crops: np.ndarray, batch_size: int) -> np.ndarray:
+        session = self.session
+        name = session.get_inputs()[0].name
         out = [
-            self.session.run(None, {self._input: crops[i : i + batch_size]})[0].reshape(-1)
+            session.run(None, {name: crops[i : i + batch_size]})[0].reshape(-1)
             for i in range(0, len(crops), batch_size)
         ]
         return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
@@ -153,6 +189,11 @@ class FusionScorer:
     def threshold(self) -> float:
         return self.card.threshold
 
+    def ready(self) -> FusionScorer:
+        for c in self.components:
+            c.ready()
+        return self
+
     def component_logits(self, crops: np.ndarray) -> dict[str, np.ndarray]:
         return {c.name: c.logits(crops) for c in self.components}
 
@@ -167,9 +208,12 @@ class FusionScorer:
         return self.card.calibration(logit)
 
 
-def load_scorer(name_or_path: str | None = None, threads: int = 2) -> Scorer:
+def load_scorer(name_or_path: str | None = None, threads: int = 2, wait: bool = True) -> Scorer:
     """Load a shipped model by name (default: the package default), an exported `.onnx` with its `.json` card, or
-    a fusion card (`.json`) whose components are shipped names or paths relative to the card."""
+    a fusion card (`.json`) whose components are shipped names or paths relative to the card.
+
+    `wait=False` returns while ONNX Runtime still builds the session (the card is read and checked already):
+    call `ready()` before relying on the model loading without error."""
     name_or_path = name_or_path or DEFAULT_MODEL
     p = Path(name_or_path)
     if p.suffix in (".onnx", ".json") or p.is_file():
@@ -193,11 +237,13 @@ def load_scorer(name_or_path: str | None = None, threads: int = 2) -> Scorer:
         parts = []
         for comp in card.components:
             local = card_path.parent / comp
-            parts.append(load_scorer(str(local) if local.suffix and local.is_file() else comp, threads))
-        return FusionScorer(card, parts)
+            parts.append(load_scorer(str(local) if local.suffix and local.is_file() else comp, threads, wait=False))
+        fusion = FusionScorer(card, parts)
+        return fusion.ready() if wait else fusion
     if not onnx_path.is_file():
         raise ModelError(f"need both {onnx_path.name} and {card_path.name} next to each other")
-    return FrameScorer(onnx_path, card, threads)
+    scorer = FrameScorer(onnx_path, card, threads)
+    return scorer.ready() if wait else scorer
 
 
 def logit(p: float) -> float:

@@ -73,6 +73,7 @@ class FileScanner:
 
     def __init__(self, options: ScanOptions):
         share_cores(options.threads)  # before the pipeline (and OpenMP) loads; faces.py makes idle threads sleep
+        from ..media import MediaLimits
         from ..models.serving import load_scorer
         from ..pipeline import Detector, detect_with_crop_or_error
 
@@ -80,7 +81,11 @@ class FileScanner:
         self.options = options
         self.scorer = load_scorer(options.model, threads=options.threads)
         self.detector = Detector(
-            self.scorer, num_frames=options.num_frames, threshold=options.threshold, trust=options.trust
+            self.scorer,
+            num_frames=options.num_frames,
+            threshold=options.threshold,
+            trust=options.trust,
+            limits=MediaLimits(decoder_threads=options.threads),  # the worker's share of the cores, not all of them
         )
         self.threshold = self.detector.effective_threshold
 

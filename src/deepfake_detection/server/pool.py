@@ -22,11 +22,13 @@ log = logging.getLogger(__name__)
 def _detector(model: str, num_frames: int, trust: TrustList | None, threads: int) -> Handler:
     """Built once in each worker process (after `share_cores(threads)`): path -> ("done", report dict). A failure is
     an ERROR report (`pipeline.detect_or_error`, the rule `detect` and `scan` follow too), never a dead worker."""
+    from ..media import MediaLimits
     from ..models.serving import load_scorer
     from ..pipeline import Detector, detect_or_error
 
     scorer = load_scorer(model or None, threads=threads)
-    detector = Detector(scorer, num_frames=num_frames, explain=True, trust=trust)
+    limits = MediaLimits(decoder_threads=threads)  # the worker's share of the cores, not all of them
+    detector = Detector(scorer, num_frames=num_frames, explain=True, trust=trust, limits=limits)
     return lambda path: ("done", detect_or_error(detector, str(path)).to_dict())
 
 
