@@ -166,12 +166,15 @@ def main() -> None:
             goals.append((f"{label}: whole process <= 1.6 x decode", w <= 1.6 * p))
         if in_process_goal:
             goals.append((f"{label}: in process <= 1.3 x decode", i <= 1.3 * p))
-    starts = [float(timed([sys.executable, "-c", START_UP])[1]) for _ in range(args.repeat)]
     bare = [timed([sys.executable, "-c", "pass"])[0] for _ in range(args.repeat)]
     version = [timed([*detect, "--version"])[0] for _ in range(args.repeat)]
-    print(f"\nstart-up (imports, parse, classifier + face detector sessions ready): {spread(starts)}")
+    try:
+        starts = [float(timed([sys.executable, "-c", START_UP])[1]) for _ in range(args.repeat)]
+        print(f"\nstart-up (imports, parse, classifier + face detector sessions ready): {spread(starts)}")
+        goals.append(("start-up <= 0.3 s", statistics.median(starts) <= 0.3))
+    except subprocess.CalledProcessError:  # an older checkout under test (PYTHONPATH) without cli.detect.prepare
+        print("\nstart-up: not measured (this version has no cli.detect.prepare)")
     print(f"for scale: `python -c pass` {spread(bare)}, `deepfake-detect --version` {spread(version)}")
-    goals.append(("start-up <= 0.3 s", statistics.median(starts) <= 0.3))
     print("\ngoals:\n" + "\n".join(f"  {g}: {'met' if ok else 'NOT met'}" for g, ok in goals))
 
 
