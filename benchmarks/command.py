@@ -108,9 +108,9 @@ def decode_command(ffmpeg: str | None, clip: Path, threads: int = 2) -> list[str
     return [sys.executable, "-c", code, str(clip)]
 
 
-def detect_command() -> list[str]:
+def detect_command(module: bool = False) -> list[str]:
     script = Path(sys.executable).with_name("deepfake-detect")
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "deepfake_detection.cli"]
+    return [str(script)] if script.is_file() and not module else [sys.executable, "-m", "deepfake_detection.cli"]
 
 
 def timed(cmd: list[str]) -> tuple[float, str]:
@@ -136,6 +136,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5, help="runs of each whole process per clip")
     ap.add_argument("--clip", action="append", default=[], help="also measure this video (repeatable)")
     ap.add_argument("--noise", type=float, default=6.0, help="sensor-noise sigma of the high-bitrate clip")
+    ap.add_argument(
+        "--module",
+        action="store_true",
+        help="run `python -m deepfake_detection.cli`, not the installed program (e.g. an older checkout on PYTHONPATH)",
+    )
     args = ap.parse_args()
 
     ffmpeg, how = ffmpeg_program()
@@ -146,7 +151,7 @@ def main() -> None:
         ("small MPEG-4 part 2", mpeg4_clip(), False),
     ] + [(Path(c).name, Path(c), False) for c in args.clip]
     goals = []
-    detect = detect_command()
+    detect = detect_command(args.module)
     for label, clip, in_process_goal in clips:
         whole, plain, verdicts = [], [], set()
         for _ in range(args.repeat):
