@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from benchmarks.synthetic import drawn_face
+from benchmarks.synthetic import drawn_face, write_video
+from deepfake_detection.cli import main
 from deepfake_detection.datasets import Sample, read_manifest
 from deepfake_detection.evaluate import per_source_auc
 from deepfake_detection.train.sources import ffpp_group, prepare_ffpp, talking_head_samples
@@ -155,3 +157,27 @@ def test_per_source_auc_ranks_each_method_against_its_own_sources_reals() -> Non
     assert auc["ffpp/NeuralTextures"] == pytest.approx(3 / 16)  # 2.5 beats three of the four reals
     assert auc["dfdc"] == 0.0  # DFDC fakes are ranked against DFDC reals only
     assert "dfdc/dfdc" not in auc  # a single-method source has no per-method line
+
+
+def test_extract_faces_manifest_names_source_and_method_and_reads_back(tmp_path: Path) -> None:
+    """Video sources enter training through extract-faces: its rows must carry source and method in their columns
+    (a header naming them over rows without them once shifted the box into `source`)."""
+    folder = tmp_path / "UADFV"
+    for label, k in (("REAL", 0), ("REAL", 1), ("FAKE", 0), ("FAKE", 1)):
+        (folder / label).mkdir(parents=True, exist_ok=True)
+        name = f"{k:04d}" + ("_fake" if label == "FAKE" else "")
+        frames = [np.roll(drawn_face(), i + 5 * k, axis=1) for i in range(8)]
+        write_video(folder / label / f"{name}.mp4", frames)
+    out = tmp_path / "faces"
+    assert main(["extract-faces", str(folder), "--out", str(out), "--frames", "4", "--quiet"]) == 0
+    rows = read_manifest(out / "manifest.csv")
+    assert len(rows) == 16  # 4 videos x 4 frames, one face each
+    assert {r.source for r in rows} == {"uadfv"}
+    assert {(r.label, r.method) for r in rows} == {("REAL", "real"), ("FAKE", "fake")}
+    with (out / "manifest.csv").open() as f:
+        for row in csv.DictReader(f):
+            assert len(json.loads(row["box"])) == 4 and float(row["detector_score"]) > 0.5
+    by_group = {}
+    for r in rows:  # a fake is grouped with the real video it was made from, so never in another split
+        by_group.setdefault(r.group, set()).add(r.split)
+    assert all(len(splits) == 1 for splits in by_group.values())

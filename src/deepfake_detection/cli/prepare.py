@@ -59,6 +59,10 @@ def register(sub) -> None:
         "source", help="folder with REAL/ and FAKE/, a DFDC metadata.json folder, or a manifest .csv of videos"
     )
     s.add_argument("--out", required=True, help="output folder")
+    s.add_argument(
+        "--source-name",
+        help="the manifest's `source` for videos that name none (default: the source folder's name, e.g. uadfv)",
+    )
     opt.add_frames(s)
     s.add_argument(
         "--crop-size", type=opt.positive_int, default=224, help="saved crop side in px (default: %(default)s)"
@@ -118,6 +122,7 @@ def run_extract(args: argparse.Namespace) -> int:
         num_frames=args.frames,
         crop_size=args.crop_size,
         progress=opt.progress_fn(args.quiet, "extract faces", "video"),
+        source=args.source_name or Path(args.source).resolve().name.lower().removesuffix(".csv"),
     )
     print(", ".join(f"{k}: {v}" for k, v in counts.items()) + f"; manifest {args.out}/manifest.csv")
     return 1 if counts["failed"] else 0

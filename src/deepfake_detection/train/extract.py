@@ -25,9 +25,16 @@ EXTRA_FIELDS = ("box", "landmarks", "detector_score")
 
 
 def extract_faces(
-    videos: list[Sample], out: str | Path, num_frames: int = DEFAULT_NUM_FRAMES, crop_size: int = 224, progress=None
+    videos: list[Sample],
+    out: str | Path,
+    num_frames: int = DEFAULT_NUM_FRAMES,
+    crop_size: int = 224,
+    progress=None,
+    source: str = "",
 ) -> dict[str, int]:
-    """Extract crops for every video; returns counts of videos done, skipped (already done), failed, no face."""
+    """Extract crops for every video; returns counts of videos done, skipped (already done), failed, no face.
+    Each row names its source (`source` where the video's own is empty) and method (the video's, else its label's
+    lower case: "real" / "fake"), so that the manifest mixes with the others in training and per-source metrics."""
     out = Path(out)
     (out / "crops").mkdir(parents=True, exist_ok=True)
     done_file, manifest = out / "done.txt", out / "manifest.csv"
@@ -66,7 +73,10 @@ def extract_faces(
                             s.split,
                             vid,
                             tr.track_id,
-                            f"{frames.times[pos]:.3f}",  # coordinates in source pixels, as in reports
+                            f"{frames.times[pos]:.3f}",
+                            s.source or source,
+                            s.method or s.label.lower(),
+                            # coordinates in source pixels, as in reports
                             json.dumps([round(v / frames.scale, 1) for v in det.box]),
                             json.dumps(
                                 [[round(x / frames.scale, 1), round(y / frames.scale, 1)] for x, y in det.landmarks]
