@@ -17,7 +17,8 @@ Bounds (the library runs in this process, so only what passes through Python can
   call runs in a daemon thread that is given up on at the deadline (plus a grace), so a stall inside the library
   still returns a warning in time (the thread ends, or not, in the background);
 - memory: the guard measures this process's resident memory after each MiB read and fails past the limit (the
-  library holds the whole manifest store in memory, so a huge manifest stops while it is being read);
+  library holds the whole manifest store in memory, so a huge manifest stops while it is being read). It limits
+  growth: memory the allocator already holds free may be reused without counting;
 - no network: remote manifests and OCSP responses are never fetched;
 - output: at most `max_items` actions and source types are kept, strings are cut, and a store whose JSON is over
   `max_json_mb` is not summarised.
