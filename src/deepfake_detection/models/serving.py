@@ -99,7 +99,8 @@ class FrameScorer:
             opts.inter_op_num_threads = 1
             opts.log_severity_level = 3
             # Idle pool threads sleep instead of spinning: spinning took a core from the decoder of the next video
-            # (10 s 1080p clip, back to back: 0.66 s with sleeping threads, 0.75 s spinning; benchmarks.command).
+            # (10 s 1080p clips back to back in one process: 0.66 s with sleeping threads, 0.75 s spinning; see
+            # docs/PERFORMANCE.md).
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self._session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
         except Exception as e:  # ORT raises its own untyped errors for unreadable graphs
