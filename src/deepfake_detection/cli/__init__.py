@@ -42,7 +42,7 @@ def entry() -> NoReturn:
     args = build_parser().parse_args()
     code = _run(args)
     if getattr(args, "quick_exit", False):
-        # Tearing down ONNX Runtime's sessions and thread pools, PyAV and numpy costs ~0.08 s, a tenth of a
+        # Tearing down ONNX Runtime's sessions and thread pools, PyAV and numpy costs 0.05-0.07 s, about a tenth of a
         # `detect` call. Such a command holds no temp file or worker by now; only the streams need flushing.
         try:
             sys.stdout.flush()
