@@ -2,6 +2,7 @@
 
 import csv
 import json
+import time
 
 import cv2
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 from helpers import FACES_SAMPLE, VIDEOS_SAMPLE, needs
 
 from benchmarks.synthetic import gradient_frames, write_video
+from deepfake_detection import pipeline
 from deepfake_detection.models.serving import load_scorer
 from deepfake_detection.pipeline import Detector, detect
 
@@ -140,7 +142,23 @@ def test_crops_are_scored_while_decoding_and_not_again(face_clip, monkeypatch):
         return component_logits(crops)
 
     monkeypatch.setattr(scorer, "component_logits", counting)
-    a = Detector(scorer, num_frames=12, overlap=True).detect(face_clip)
+
+    # The faces thread scores only when it has caught up with the decoder; on a machine where decoding outruns
+    # detection for the whole clip it never does. Hold each frame back until it has (or 0.5 s has passed).
+    read = pipeline.read_frames
+
+    def paced(path, num_frames, limits, on_frame):
+        def hand_over(img):
+            on_frame(img)
+            deadline = time.monotonic() + 0.5
+            while "faces" not in scored and time.monotonic() < deadline:
+                time.sleep(0.005)
+
+        return read(path, num_frames, limits, on_frame=hand_over)
+
+    with monkeypatch.context() as m:
+        m.setattr(pipeline, "read_frames", paced)
+        a = Detector(scorer, num_frames=12, overlap=True, read=paced).detect(face_clip)
     crops = sum(len(f.frames) for f in a.faces)
     assert scored.get("faces", 0) > 0, scored  # the model ran during decoding
     assert scored.get("MainThread", 0) < crops  # and the end did not score everything again
