@@ -140,3 +140,33 @@ def test_platt_fit_recovers_a_known_calibration():
     y = (rng.random(len(z)) < 1 / (1 + np.exp(-(0.5 * z - 1.0)))).astype(int)
     fit = fit_platt(z, y)
     assert abs(fit["a"] - 0.5) < 0.05 and abs(fit["b"] + 1.0) < 0.08
+
+
+def test_unscored_videos_count_at_half_in_the_all_inputs_auc() -> None:
+    from deepfake_detection.evaluate import auc_all_inputs
+
+    def row(label, p):
+        return {"label": label, "probability": p}
+
+    scored = [row("REAL", 0.1), row("REAL", 0.3), row("FAKE", 0.8), row("FAKE", 0.9)]
+    assert auc_all_inputs(scored) == 1.0  # nothing unscored: the plain AUC
+    # A fake without a face sits between the reals and the scored fakes: it outranks both reals, no fake
+    assert auc_all_inputs(scored + [row("FAKE", None)]) == 1.0
+    # A real without a face (0.5) outranks a fake scored 0.4: one of the nine pairs goes wrong
+    assert auc_all_inputs([*scored, row("REAL", None), row("FAKE", 0.4)]) == pytest.approx(1 - 1 / 9)
+    assert np.isnan(auc_all_inputs([row("REAL", None), row("REAL", 0.2)]))
+
+
+def test_videos_that_all_lack_a_face_are_a_clear_error(tmp_path: Path) -> None:
+    import cv2
+
+    from deepfake_detection.errors import DeepfakeError
+    from deepfake_detection.evaluate import evaluate_videos
+    from deepfake_detection.models.serving import load_scorer
+    from deepfake_detection.pipeline import Detector
+
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((120, 160, 3), 128, np.uint8))
+    samples = [Sample(str(blank), "REAL", "a"), Sample(str(tmp_path / "missing.mp4"), "FAKE", "b")]
+    with pytest.raises(DeepfakeError, match="1 of 2 had no face .* 1 failed"):
+        evaluate_videos(Detector(load_scorer()), samples, 0.5)

@@ -216,13 +216,34 @@ def evaluate_videos(
             }
         )
     scored = [r for r in rows if r["probability"] is not None]
+    if not scored:
+        from .errors import DeepfakeError
+
+        no_face = sum(r["verdict"] == "NO_FACE" for r in rows)
+        raise DeepfakeError(
+            f"no video got a probability to measure: {no_face} of {len(rows)} had no face that could be judged, "
+            f"{len(rows) - no_face} failed (see `deepfake-detect detect` on one of them)"
+        )
     y = np.array([int(r["label"] == "FAKE") for r in scored])
     p = np.array([r["probability"] for r in scored])
     video: dict[str, float | None] = dict(binary_metrics(y, p, threshold))
     video["no_face"] = sum(r["verdict"] == "NO_FACE" for r in rows)
     video["errors"] = sum(r["verdict"] == "ERROR" for r in rows)
+    video["auc_all_inputs"] = auc_all_inputs(rows)
     video["mean_seconds"] = float(np.mean([r["seconds"] for r in scored])) if scored else None
     return {"video": video}, rows, y, p
+
+
+def auc_all_inputs(rows: list[dict]) -> float:
+    """Video AUC over every input, those without a probability (NO_FACE, ERROR) counted at P = 0.5: a detector
+    that cannot judge a video ranks it nowhere, rather than the metric forgetting it. Equals the plain AUC when
+    every input was scored."""
+    from sklearn.metrics import roc_auc_score
+
+    y = [int(r["label"] == "FAKE") for r in rows]
+    if len(set(y)) < 2:
+        return float("nan")
+    return float(roc_auc_score(y, [0.5 if r["probability"] is None else r["probability"] for r in rows]))
 
 
 def markdown_table(result: dict) -> str:

@@ -96,5 +96,9 @@ def run(args: argparse.Namespace) -> int:
     for key, auc in result.get("per_source_video_auc", {}).items():
         print(f"video AUC {key:32s} {auc:.3f}")
     if "no_face" in result.get("video", {}):
-        print(f"videos without a face: {result['video']['no_face']}, errors: {result['video']['errors']}")
+        v = result["video"]
+        print(f"videos without a face: {v['no_face']}, errors: {v['errors']} (not in the table above)")
+        print(
+            f"video AUC over all {v['n'] + v['no_face'] + v['errors']} inputs, unscored at P = 0.5: {v['auc_all_inputs']:.4f}"
+        )
     return 0
