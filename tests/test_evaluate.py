@@ -170,3 +170,12 @@ def test_videos_that_all_lack_a_face_are_a_clear_error(tmp_path: Path) -> None:
     samples = [Sample(str(blank), "REAL", "a"), Sample(str(tmp_path / "missing.mp4"), "FAKE", "b")]
     with pytest.raises(DeepfakeError, match="1 of 2 had no face .* 1 failed"):
         evaluate_videos(Detector(load_scorer()), samples, 0.5)
+
+
+def test_auc_standard_error_matches_hanley_mcneil_and_shrinks_with_data() -> None:
+    from deepfake_detection.evaluate import auc_standard_error
+
+    # By hand: AUC 0.8 on 50 + 50 -> Q1 = 2/3, Q2 = 0.7111, var = (0.16 + 49 (Q1 - 0.64) + 49 (Q2 - 0.64)) / 2500
+    assert auc_standard_error(0.8, 50, 50) == pytest.approx(0.0445, abs=2e-4)
+    assert auc_standard_error(0.55, 680, 370) < auc_standard_error(0.55, 68, 37) / 3
+    assert auc_standard_error(1.0, 10, 10) == 0.0

@@ -181,3 +181,24 @@ def test_extract_faces_manifest_names_source_and_method_and_reads_back(tmp_path:
     for r in rows:  # a fake is grouped with the real video it was made from, so never in another split
         by_group.setdefault(r.group, set()).add(r.split)
     assert all(len(splits) == 1 for splits in by_group.values())
+
+
+def test_recipe_decision_rule_tells_gains_from_noise(monkeypatch):
+    """scripts/loso_compare.py: both numbers better wins; a split is decided only by a gap beyond its error."""
+    import importlib
+    import sys
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "scripts"))
+    decide = importlib.import_module("loso_compare").decide
+    for name in ("loso_compare", "loso"):
+        sys.modules.pop(name, None)
+
+    def recipe(name, mean, worst, mean_se=0.02, worst_se=0.05):
+        return {"name": name, "mean": mean, "worst": worst, "mean_se": mean_se, "worst_se": worst_se}
+
+    assert decide(recipe("a", 0.60, 0.55), recipe("b", 0.62, 0.56)) == "b"  # better on both
+    assert decide(recipe("a", 0.60, 0.55), recipe("b", 0.61, 0.54)) == ""  # split, both gaps within the errors
+    assert decide(recipe("a", 0.60, 0.55), recipe("b", 0.65, 0.54)) == "b"  # the worst is noise, the mean is not
+    assert decide(recipe("a", 0.60, 0.55), recipe("b", 0.65, 0.45)) == "a"  # a real loss on the worst source
+    assert decide(recipe("a", 0.60, 0.55), recipe("a2", 0.60, 0.55)) == ""

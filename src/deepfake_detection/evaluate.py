@@ -65,6 +65,14 @@ def binary_metrics(y, p, threshold: float = 0.5) -> dict[str, float]:
     }
 
 
+def auc_standard_error(auc: float, n_fake: int, n_real: int) -> float:
+    """Standard error of an AUC measured on n_fake positives and n_real negatives (Hanley & McNeil, 1982): how far
+    another draw of videos of the same kind would move it. Used to tell a recipe's gain from noise."""
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    var = auc * (1 - auc) + (n_fake - 1) * (q1 - auc**2) + (n_real - 1) * (q2 - auc**2)
+    return float(np.sqrt(max(var, 0.0) / (n_fake * n_real)))
+
+
 def per_source_auc(samples, logits: np.ndarray) -> dict[str, float]:
     """Video-level AUC per source and per FAKE method: a video's score is the mean logit of its rows; each method's
     fakes are ranked against the REAL videos of the same source (so a held-out method is measured on its own)."""
