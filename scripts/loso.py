@@ -43,16 +43,19 @@ def held_out_rows(samples, holdout: str):
     return [s for s in samples if s.source == holdout and s.split == "val"]
 
 
-def measure(run: Path, rows, size: int) -> float:
+def held_out_logits(run: Path, rows) -> np.ndarray:
+    """One logit per row from the run's selected checkpoint (best.pt), at the run's own input size, no TTA."""
     import torch
 
     from deepfake_detection.train.loop import load_run
 
-    model, _, _ = load_run(run)
+    model, cfg, _ = load_run(run)
     torch.set_num_threads(2)
-    z = predict_logits(model, load_crops(rows, size))
-    auc = per_source_auc(rows, z)
-    return auc[rows[0].source]
+    return predict_logits(model, load_crops(rows, cfg.input_size or 128))
+
+
+def measure(run: Path, rows) -> float:
+    return per_source_auc(rows, held_out_logits(run, rows))[rows[0].source]
 
 
 def measure_shipped(model: str, rows) -> float:
@@ -98,7 +101,7 @@ def main() -> None:
         t0 = time.time()
         if args.steps > 0:
             train(cfg, progress=False)
-            res["auc"] = measure(Path(cfg.out), rows, cfg.input_size or 128)
+            res["auc"] = measure(Path(cfg.out), rows)
         res.update(steps=args.steps, wall_s=round(time.time() - t0), init=cfg.init_from or "ImageNet")
         results.append(res)
         print(json.dumps(res), flush=True)
