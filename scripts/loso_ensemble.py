@@ -35,6 +35,18 @@ def _measured(folder: Path, holdout: str) -> bool:
     return path.exists() and any(json.loads(line)["holdout"] == holdout for line in path.read_text().splitlines())
 
 
+def cached_logits(run: Path, rows) -> np.ndarray:
+    """`held_out_logits`, kept beside the run (recomputed when its best.pt is newer or the rows changed)."""
+    path = run / "held_out_logits.npy"
+    if path.exists() and path.stat().st_mtime > (run / "best.pt").stat().st_mtime:
+        z = np.load(path)
+        if len(z) == len(rows):
+            return z
+    z = held_out_logits(run, rows)
+    np.save(path, z)
+    return z
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, help="the manifests the runs were trained on")
@@ -54,7 +66,7 @@ def main() -> None:
         if any(r is None for r in runs):
             continue
         rows = held_out_rows(samples, holdout)
-        z = np.mean([held_out_logits(run, rows) for run in runs if run is not None], axis=0)
+        z = np.mean([cached_logits(run, rows) for run in runs if run is not None], axis=0)
         res = {
             "holdout": holdout,
             "videos": len({(s.method, s.video) for s in rows}),
