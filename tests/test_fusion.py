@@ -163,3 +163,51 @@ def test_operating_point_bounds_real_videos_and_crops(tmp_path):
     write_video(tmp_path / "blank" / "wall.mp4", [np.full((120, 160, 3), 90, np.uint8)] * 5)
     with pytest.raises(DeepfakeError, match="no face found"):
         fusion.operating_point(scorer, p_val, y_val, 0.05, tmp_path / "blank", tmp_path / "v2", num_frames=4)
+
+
+class _MeanPixel:
+    """A stand-in frame model: logit = mean pixel value / 100 of crops of its own size (refuses any other)."""
+
+    def __init__(self, name: str, size: int):
+        self.name, self.input_size = name, size
+
+    def ready(self):
+        return self
+
+    def logits(self, crops):
+        assert crops.shape[1:] == (self.input_size, self.input_size, 3), crops.shape
+        return crops.reshape(len(crops), -1).mean(axis=1) / 100.0
+
+
+def test_fusion_of_models_at_different_sizes_cuts_at_the_largest_and_brings_down_the_rest(tiny_crops):
+    import cv2
+
+    from deepfake_detection.datasets import read_manifests
+    from deepfake_detection.models.card import ModelCard
+
+    small, large = _MeanPixel("small", 32), _MeanPixel("large", 64)
+    card = ModelCard.from_dict(fusion.build_card("pair", ["small", "large"], np.array([1.0, 2.0]), 0.5, 64))
+    scorer = FusionScorer(card, [small, large])
+    assert scorer.input_size == 64
+    crops = np.random.default_rng(0).integers(0, 255, (3, 64, 64, 3), np.uint8)
+    down = np.stack([cv2.resize(c, (32, 32), interpolation=cv2.INTER_AREA) for c in crops])
+    np.testing.assert_allclose(scorer.logits(crops), small.logits(down) + 2 * large.logits(crops) + 0.5)
+    # The stacking set is scored the way the fusion serves: decoded at 64 px, brought down to 32 for `small`
+    samples = read_manifests(str(tiny_crops))
+    z = fusion.component_logits([small, large], samples)
+    assert z.shape == (len(samples), 2) and np.isfinite(z).all()
+    np.testing.assert_allclose(z[:, 0], z[:, 1], atol=0.02)  # a mean pixel barely changes with INTER_AREA
+
+
+def test_mean_fusion_keeps_equal_weights_where_stacking_would_not():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 2000)
+    strong = (2 * y - 1) * 2.0 + rng.normal(0, 1, len(y))
+    weak = (2 * y - 1) * 0.5 + rng.normal(0, 1, len(y))
+    z = np.stack([strong, weak], 1)
+    w_mean, b_mean = fusion.fit_fusion(z, y, mean=True)
+    assert w_mean[0] == w_mean[1] > 0
+    (scale,), bias = fusion.fit_stack(z.mean(axis=1, keepdims=True), y)
+    np.testing.assert_allclose(z @ w_mean + b_mean, scale * z.mean(axis=1) + bias)  # Platt on the mean logit
+    w_lr, _ = fusion.fit_fusion(z, y)
+    assert w_lr[0] > 2 * w_lr[1]  # stacking would trust the strong model more

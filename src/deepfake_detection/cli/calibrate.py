@@ -76,7 +76,18 @@ def register(sub) -> None:
         "them and sets the threshold so that at most --target-fpr of them (and of the "
         "validation REAL crops) are flagged. Writes a fusion card served like any model.",
     )
-    s.add_argument("--models", nargs="+", required=True, help="shipped names or exported .onnx paths (same input size)")
+    s.add_argument(
+        "--models",
+        nargs="+",
+        required=True,
+        help="shipped names or exported .onnx paths (faces are cut at the largest input size, brought down for the rest)",
+    )
+    s.add_argument(
+        "--mean",
+        action="store_true",
+        help="average the models' logits with equal weights, fitting only the mean's scale and bias "
+        "(the ensemble leave-one-source-out ranks) instead of one weight per model",
+    )
     s.add_argument("--out", required=True, help="fusion card .json to write")
     s.add_argument("--name", default="fusion", help="model name recorded in the card (default: %(default)s)")
     s.add_argument(
@@ -166,6 +177,7 @@ def run_fuse(args: argparse.Namespace) -> int:
         args.sbi,
         Path(args.cache_dir),
         opt.progress_fn(args.quiet, "real videos"),
+        mean=args.mean,
     )
     if args.json:
         print(json.dumps(card))

@@ -167,19 +167,29 @@ class FrameScorer:
         return components[self.name]
 
 
+def resized_crops(crops: np.ndarray, size: int) -> np.ndarray:
+    """Crops cut at a larger size brought down to `size` as training brought its stored crops down (INTER_AREA)."""
+    import cv2
+
+    if crops.shape[1] == size:
+        return crops
+    out = np.empty((len(crops), size, size, 3), np.uint8)
+    for i, crop in enumerate(crops):
+        out[i] = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+    return out
+
+
 class FusionScorer:
     """Several frame classifiers stacked: fused logit = Σ w_k · logit_k + b, fitted by logistic regression on
-    validation data (so the fused logit is already calibrated). Same interface as FrameScorer."""
+    validation data (so the fused logit is already calibrated). Same interface as FrameScorer. Components may take
+    different input sizes: faces are cut at the largest and brought down for the others."""
 
     def __init__(self, card: ModelCard, components: Sequence[Scorer]):
-        sizes = {c.input_size for c in components}
-        if len(sizes) != 1:
-            raise ModelError(f"fusion {card.name!r}: components take different input sizes {sorted(sizes)}")
         if len(card.weights) != len(components):
             raise ModelError(f"fusion {card.name!r}: {len(card.weights)} weights for {len(components)} models")
         self.card = card
         self.components = tuple(components)
-        self.input_size = sizes.pop()
+        self.input_size = max(c.input_size for c in components)
         self._weights = np.asarray(card.weights, np.float64)
 
     @property
@@ -196,7 +206,7 @@ class FusionScorer:
         return self
 
     def component_logits(self, crops: np.ndarray) -> dict[str, np.ndarray]:
-        return {c.name: c.logits(crops) for c in self.components}
+        return {c.name: c.logits(resized_crops(crops, c.input_size)) for c in self.components}
 
     def fuse(self, components: Mapping[str, np.ndarray]) -> np.ndarray:
         z = np.stack([components[c.name] for c in self.components], axis=-1)

@@ -32,13 +32,16 @@ def validation_split(manifest: str | Path) -> tuple[list[Sample], np.ndarray]:
 
 
 def component_logits(scorers: Sequence[Scorer], samples: list[Sample], batch_size: int = 64) -> np.ndarray:
-    """[N, K] logits of each model on each manifest crop."""
-    size = scorers[0].input_size
+    """[N, K] logits of each model on each manifest crop (decoded at the largest input size and brought down for
+    the others, as `FusionScorer` serves them)."""
+    from ..models.serving import resized_crops
+
+    size = max(s.input_size for s in scorers)
     out = np.zeros((len(samples), len(scorers)))
     for i in range(0, len(samples), batch_size):
         crops = load_crops(samples[i : i + batch_size], size)
         for k, s in enumerate(scorers):
-            out[i : i + len(crops), k] = s.logits(crops)
+            out[i : i + len(crops), k] = s.logits(resized_crops(crops, s.input_size))
     return out
 
 
@@ -69,6 +72,15 @@ def fit_stack(z: np.ndarray, y: np.ndarray, c: float = 1.0) -> tuple[np.ndarray,
 
     lr = LogisticRegression(C=c, max_iter=1000).fit(z, y)
     return lr.coef_[0].astype(float), float(lr.intercept_[0])
+
+
+def fit_fusion(z: np.ndarray, y: np.ndarray, mean: bool = False) -> tuple[np.ndarray, float]:
+    """(weights, bias) of the fused logit z @ weights + bias: one weight per model (`fit_stack`), or with `mean`
+    equal weights whose common scale and the bias are Platt-fitted on the mean logit."""
+    if not mean:
+        return fit_stack(z, y)
+    (scale,), bias = fit_stack(z.mean(axis=1, keepdims=True), y)
+    return np.full(z.shape[1], scale / z.shape[1]), bias
 
 
 def recompressed(src_dir: Path, out_dir: Path, settings=((None, 23), (None, 32), (360, 36))) -> list[Path]:
@@ -193,27 +205,28 @@ def fuse_models(
     sbi: float = 0.0,
     cache_dir: Path = Path("data/cache"),
     progress=None,
+    mean: bool = False,
 ) -> dict:
     """Stack frame models (logistic regression on the manifest's validation crops, plus self-blends of `sbi` of its
-    REAL crops as a second FAKE family), set the operating point and write the fusion card to `out`."""
+    REAL crops as a second FAKE family), set the operating point and write the fusion card to `out`. With `mean`,
+    the models' logits are averaged with equal weights (the ensemble that leave-one-source-out ranks) and only the
+    mean's scale and bias are fitted (Platt)."""
     import os
 
-    from ..models.serving import FusionScorer, load_scorer
+    from ..models.serving import FusionScorer, load_scorer, resized_crops
 
     scorers = [load_scorer(m) for m in models]
-    if len({s.input_size for s in scorers}) != 1:
-        raise DeepfakeError("the fused models must take the same input size")
     val, y_val = validation_split(data)
     log.info("scoring %d validation crops with %d models", len(val), len(scorers))
     z_val = component_logits(scorers, val)
     z_fit, y_fit = z_val, y_val
     if sbi > 0:
-        blends = self_blended(val, scorers[0].input_size, sbi, cache_dir)
-        z_sbi = np.stack([s.logits(blends) for s in scorers], axis=1)
+        blends = self_blended(val, max(s.input_size for s in scorers), sbi, cache_dir)
+        z_sbi = np.stack([s.logits(resized_crops(blends, s.input_size)) for s in scorers], axis=1)
         z_fit, y_fit = np.concatenate([z_val, z_sbi]), np.concatenate([y_val, np.ones(len(z_sbi), int)])
-    weights, bias = fit_stack(z_fit, y_fit)
+    weights, bias = fit_fusion(z_fit, y_fit, mean)
     names = [m if not Path(m).suffix else os.path.relpath(Path(m).resolve(), out.parent.resolve()) for m in models]
-    card = build_card(name, names, weights, bias, scorers[0].input_size)
+    card = build_card(name, names, weights, bias, max(s.input_size for s in scorers))
     fused = FusionScorer(ModelCard.from_dict(card), scorers)
     p_val = fused.probability(z_val @ weights + bias)
     point = operating_point(fused, p_val, y_val, target_fpr, real_dir, work, frames, progress)
