@@ -211,3 +211,25 @@ def test_mean_fusion_keeps_equal_weights_where_stacking_would_not():
     np.testing.assert_allclose(z @ w_mean + b_mean, scale * z.mean(axis=1) + bias)  # Platt on the mean logit
     w_lr, _ = fusion.fit_fusion(z, y)
     assert w_lr[0] > 2 * w_lr[1]  # stacking would trust the strong model more
+
+
+def test_calibrate_takes_a_fusion_card_and_keeps_its_models_reachable(two_model_card, tiny_crops, tmp_path, capsys):
+    from deepfake_detection.calibration import fit_platt
+    from deepfake_detection.cli import main
+    from deepfake_detection.datasets import load_crops, read_manifests
+
+    out = tmp_path / "elsewhere" / "pair_calibrated.json"
+    args = ["calibrate", str(two_model_card), "--data", str(tiny_crops), "--target-fpr", "0.25", "--out", str(out)]
+    assert main([*args, "--tta", "hflip"]) == 1
+    assert "keep their own test-time augmentation" in capsys.readouterr().err
+    out.parent.mkdir()
+    assert main(args) == 0
+    card = json.loads(out.read_text())
+    assert card["kind"] == "fusion" and card["components"] == ["../a.onnx", "../b.onnx"]
+    assert card["weights"] == [0.5, 0.25] and card["operating_point"]["val_real_crops_flagged"] <= 0.25
+    # Served from its new place, the card's probability is Platt refitted on the fused validation logits
+    scorer = load_scorer(str(out))
+    val = [s for s in read_manifests(str(tiny_crops)) if s.split == "val"]
+    z = scorer.logits(load_crops(val, 128))
+    platt = fit_platt(z, np.array([s.y for s in val]))
+    assert card["calibration"] == pytest.approx({"a": platt["a"], "b": platt["b"]})

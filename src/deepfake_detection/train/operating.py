@@ -344,6 +344,19 @@ def _by_source(items: list[Item]) -> dict[str, list[Item]]:
     return out
 
 
+def _rebased(components: Sequence[str], card_dir: Path, out: Path) -> tuple[str, ...]:
+    """A fusion's component paths (relative to its card) made relative to the card written at `out`."""
+    import os
+
+    def rebase(comp: str) -> str:
+        local = card_dir / comp
+        if not (local.suffix and local.is_file()):
+            return comp  # a shipped model's name
+        return os.path.relpath(local.resolve(), out.parent.resolve())
+
+    return tuple(rebase(c) for c in components)
+
+
 def calibrate_model(
     model: str,
     data: str,
@@ -358,20 +371,30 @@ def calibrate_model(
     frames: int = DEFAULT_NUM_FRAMES,
     progress=None,
 ) -> dict[str, Any]:
-    """Refit a frame model's Platt calibration on the manifest's validation crops (with `tta`), set its threshold
-    and decision rule (on real footage of every kind when given, else on re-encoded real videos), write the card."""
+    """Refit a model's Platt calibration on the manifest's validation crops (with `tta`), set its threshold
+    and decision rule (on real footage of every kind when given, else on re-encoded real videos), write the card.
+    A fusion card keeps its weights and its models' own test-time augmentation; Platt is refitted on its fused
+    logit (identity for a freshly stacked fusion, whose logit is calibrated already; not for one fitted elsewhere)."""
     from ..calibration import fit_platt
     from ..evaluate import binary_metrics
     from ..models.card import Calibration
-    from ..models.serving import FrameScorer, load_scorer
+    from ..models.serving import FrameScorer, FusionScorer, load_scorer
     from . import fusion
 
-    scorer = load_scorer(model)
-    if not isinstance(scorer, FrameScorer):
-        raise DeepfakeError("calibrate takes a single ONNX model; a fusion is calibrated by `fuse`")
-    scorer.card = replace(scorer.card, tta=tta)
+    scorer: FrameScorer | FusionScorer
+    scorer = load_scorer(model)  # type: ignore[assignment]
     val, y = fusion.validation_split(data)
-    z = fusion.component_logits([scorer], val)[:, 0]
+    if isinstance(scorer, FusionScorer):
+        if tta != "none":
+            raise DeepfakeError("a fusion's models keep their own test-time augmentation (their cards): drop --tta")
+        parts = fusion.component_logits(scorer.components, val)
+        z = scorer.fuse({c.name: parts[:, k] for k, c in enumerate(scorer.components)})
+        scorer.card = replace(scorer.card, components=_rebased(scorer.card.components, Path(model).parent, out))
+    elif isinstance(scorer, FrameScorer):
+        scorer.card = replace(scorer.card, tta=tta)
+        z = fusion.component_logits([scorer], val)[:, 0]
+    else:
+        raise DeepfakeError(f"calibrate takes an ONNX model or a fusion card, not {type(scorer).__name__}")
     platt = fit_platt(z, y)
     scorer.card = replace(scorer.card, calibration=Calibration(float(platt["a"]), float(platt["b"])))
     p_val = scorer.probability(z)
