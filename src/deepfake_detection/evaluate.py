@@ -224,21 +224,24 @@ def evaluate_videos(
             }
         )
     scored = [r for r in rows if r["probability"] is not None]
+    no_face = sum(r["verdict"] == "NO_FACE" for r in rows)
+    errors = sum(r["verdict"] == "ERROR" for r in rows)
     if not scored:
         from .errors import DeepfakeError
 
-        no_face = sum(r["verdict"] == "NO_FACE" for r in rows)
         raise DeepfakeError(
             f"no video got a probability to measure: {no_face} of {len(rows)} had no face that could be judged, "
-            f"{len(rows) - no_face} failed (see `deepfake-detect detect` on one of them)"
+            f"{errors} failed (see `deepfake-detect detect` on one of them)"
         )
     y = np.array([int(r["label"] == "FAKE") for r in scored])
     p = np.array([r["probability"] for r in scored])
     video: dict[str, float | None] = dict(binary_metrics(y, p, threshold))
-    video["no_face"] = sum(r["verdict"] == "NO_FACE" for r in rows)
-    video["errors"] = sum(r["verdict"] == "ERROR" for r in rows)
-    video["auc_all_inputs"] = auc_all_inputs(rows)
-    video["mean_seconds"] = float(np.mean([r["seconds"] for r in scored])) if scored else None
+    video.update(
+        no_face=no_face,
+        errors=errors,
+        auc_all_inputs=auc_all_inputs(rows),
+        mean_seconds=float(np.mean([r["seconds"] for r in scored])),
+    )
     return {"video": video}, rows, y, p
 
 
