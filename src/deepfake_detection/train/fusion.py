@@ -172,6 +172,13 @@ def operating_point(
     return {"threshold": threshold, "threshold_rule": rule + ")", "operating_point": op}
 
 
+def relative_to_card(path: Path, card: Path) -> str:
+    """A component's path as a fusion card written at `card` names it (cards resolve components from their folder)."""
+    import os
+
+    return os.path.relpath(path.resolve(), card.parent.resolve())
+
+
 def build_card(name: str, components: list[str], weights: np.ndarray, bias: float, input_size: int) -> dict[str, Any]:
     return {
         "name": name,
@@ -211,7 +218,6 @@ def fuse_models(
     REAL crops as a second FAKE family), set the operating point and write the fusion card to `out`. With `mean`,
     the models' logits are averaged with equal weights (the ensemble that leave-one-source-out ranks) and only the
     mean's scale and bias are fitted (Platt)."""
-    import os
 
     from ..models.serving import FusionScorer, load_scorer, resized_crops
 
@@ -225,7 +231,7 @@ def fuse_models(
         z_sbi = np.stack([s.logits(resized_crops(blends, s.input_size)) for s in scorers], axis=1)
         z_fit, y_fit = np.concatenate([z_val, z_sbi]), np.concatenate([y_val, np.ones(len(z_sbi), int)])
     weights, bias = fit_fusion(z_fit, y_fit, mean)
-    names = [m if not Path(m).suffix else os.path.relpath(Path(m).resolve(), out.parent.resolve()) for m in models]
+    names = [m if not Path(m).suffix else relative_to_card(Path(m), out) for m in models]
     card = build_card(name, names, weights, bias, max(s.input_size for s in scorers))
     fused = FusionScorer(ModelCard.from_dict(card), scorers)
     p_val = fused.probability(z_val @ weights + bias)

@@ -346,13 +346,11 @@ def _by_source(items: list[Item]) -> dict[str, list[Item]]:
 
 def _rebased(components: Sequence[str], card_dir: Path, out: Path) -> tuple[str, ...]:
     """A fusion's component paths (relative to its card) made relative to the card written at `out`."""
-    import os
+    from .fusion import relative_to_card
 
     def rebase(comp: str) -> str:
         local = card_dir / comp
-        if not (local.suffix and local.is_file()):
-            return comp  # a shipped model's name
-        return os.path.relpath(local.resolve(), out.parent.resolve())
+        return relative_to_card(local, out) if local.suffix and local.is_file() else comp  # else a shipped name
 
     return tuple(rebase(c) for c in components)
 
