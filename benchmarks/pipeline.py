@@ -1,12 +1,14 @@
 """End-to-end speed of `detect` on a 10 s 1080p30 clip against the naive floor and a plain FFmpeg decode.
 
-    python -m benchmarks.pipeline [--repeat 3] [--frames 32] [--scaling]
+    python -m benchmarks.pipeline [--repeat 3] [--frames 32] [--scaling] [--model M ...]
 
 Prints, in one run: the naive floor (benchmarks/floor.py: plain decode + YuNet on every sampled frame + one ONNX
 batch), a plain `ffmpeg -threads 2` full decode of the same clip (PyAV's full decode when the ffmpeg program is
 missing; the output says which), end-to-end time and the ratios, per-stage times, peak RSS and model load time.
 End to end runs in a fresh Python process so that load time and peak RSS are those of a real first call.
---scaling adds time and peak RSS for 360p / 1080p / 4K and 10 s / 60 s / 10 min clips.
+--scaling adds time and peak RSS for 360p / 1080p / 4K and 10 s / 60 s / 10 min clips. --model (repeatable: a
+shipped name, an exported .onnx or a fusion card) also times other models end to end on the same clips, in the same
+run, each against the shipped default (a candidate may be at most 25 % slower, issue 15).
 
 Clips are made once in the temp folder: frames of a real talking-head sample (../shared/data) placed on a 1080p
 canvas, else a drawn cartoon face; longer clips repeat a 10 s encoding by remuxing (no re-encoding), keyframe
@@ -132,8 +134,9 @@ def plain_decode(path: Path) -> tuple[float, str]:
     return time.perf_counter() - t, "PyAV full decode (no ffmpeg program)"
 
 
-def end_to_end(path: Path, frames: int, repeat: int) -> dict:
-    """Load the shipped model and run `detect` `repeat` times in a fresh process; timings and peak RSS."""
+def end_to_end(path: Path, frames: int, repeat: int, model: str | None = None) -> dict:
+    """Load `model` (default: the shipped one) and run `detect` `repeat` times in a fresh process; timings and
+    peak RSS."""
     code = f"""
 import json, time, statistics
 def peak_rss_mb():
@@ -146,7 +149,7 @@ def peak_rss_mb():
 t = time.perf_counter()
 from deepfake_detection.models.serving import load_scorer
 from deepfake_detection.pipeline import Detector
-scorer = load_scorer()
+scorer = load_scorer({model!r})
 load = time.perf_counter() - t
 det = Detector(scorer, num_frames={frames})
 runs = [det.detect({str(path)!r}) for _ in range({repeat})]
@@ -182,6 +185,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=32)
     ap.add_argument("--scaling", action="store_true", help="also time 360p/4K and 60 s/10 min clips")
     ap.add_argument("--noise", type=float, default=6.0, help="sensor-noise sigma of the second clip")
+    ap.add_argument("--model", action="append", default=[], help="also time this model against the default")
     args = ap.parse_args()
     from benchmarks.floor import naive_floor
 
@@ -222,6 +226,23 @@ def main() -> None:
             (f"{label}: peak RSS <= 1.5 GB", e2e["peak_rss_mb"] <= 1536),
             (f"{label}: model load <= 1 s", e2e["load"] <= 1.0),
         ]
+        for model in args.model:
+            # Alternate default and candidate so that a drift in the machine's speed hits both alike.
+            pairs = [
+                (end_to_end(clip, args.frames, args.repeat), end_to_end(clip, args.frames, args.repeat, model))
+                for _ in range(3)
+            ]
+            base = statistics.median(a["stages"]["total"] for a, _ in pairs)
+            cand = statistics.median(b["stages"]["total"] for _, b in pairs)
+            rss = max(b["peak_rss_mb"] for _, b in pairs)
+            print(
+                f"model {model}: end to end {cand:.3f} s against the default's {base:.3f} s "
+                f"(x{cand / base:.2f}); peak RSS {rss:.0f} MB; verdict {pairs[-1][1]['verdict']}"
+            )
+            goals += [
+                (f"{label}: {model} at most 25 % slower than the default", cand <= 1.25 * base),
+                (f"{label}: {model} peak RSS <= 1.5 GB", rss <= 1536),
+            ]
     if args.scaling:
         print("\nscaling (fresh process each; clips with a keyframe every 2 s):")
         print(f"{'clip':>14s} {'MiB':>7s} {'total s':>8s} {'media s':>8s} {'faces s':>8s} {'RSS MB':>7s}")
