@@ -202,3 +202,23 @@ def test_recipe_decision_rule_tells_gains_from_noise(monkeypatch):
     assert decide(recipe("a", 0.60, 0.55), recipe("b", 0.65, 0.54)) == "b"  # the worst is noise, the mean is not
     assert decide(recipe("a", 0.60, 0.55), recipe("b", 0.65, 0.45)) == "a"  # a real loss on the worst source
     assert decide(recipe("a", 0.60, 0.55), recipe("a2", 0.60, 0.55)) == ""
+
+
+def test_shipping_rule_needs_a_higher_mean_and_no_loss_beyond_its_error(monkeypatch):
+    """scripts/ship_compare.py: a candidate replaces the shipped model only if its mean of six is higher and no
+    source drops by more than that source's standard error."""
+    import importlib
+    import sys
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "scripts"))
+    ship = importlib.import_module("ship_compare")
+    sys.modules.pop("ship_compare", None)
+    counts = {k: (100, 200) for k in ship.SOURCES}
+    shipped = dict.fromkeys(ship.SOURCES, 0.80)
+    assert ship.decide(shipped, {**shipped, "dfdc": 0.82}, counts)  # one source better, none worse
+    assert not ship.decide(shipped, dict(shipped), counts)  # equal: the shipped model stays
+    # A large gain elsewhere does not buy a real loss on one source (0.10 >> its error of ≈ 0.03) ...
+    assert not ship.decide(shipped, {**shipped, "dfdc": 0.99, "talking_heads": 0.70}, counts)
+    # ... but a drop within the error is noise.
+    assert ship.decide(shipped, {**shipped, "dfdc": 0.90, "talking_heads": 0.79}, counts)
