@@ -61,6 +61,25 @@ def test_report_shows_each_fused_models_score(two_model_card, face_clip):
     assert plain.faces[0].components == {}
 
 
+def test_component_tta_of_a_fusion_card_overrides_each_models_own(two_model_card):
+    """The shipped model's card asks for flip TTA; a fusion that forces `component_tta: none` must serve its
+    components without it (that is how its weights were fitted), and `hflip` with it."""
+    crops = np.random.default_rng(2).integers(0, 255, (4, 128, 128, 3), np.uint8)
+    own = load_scorer()
+    assert own.card.tta == "hflip"
+    plain = own._run(crops, 64)
+    flipped = own._run(np.ascontiguousarray(crops[:, :, ::-1]), 64)
+    card = json.loads(two_model_card.read_text())
+    for tta, expect in (("none", plain), ("hflip", (plain + flipped) / 2)):
+        two_model_card.write_text(json.dumps(dict(card, component_tta=tta)))
+        scorer = load_scorer(str(two_model_card))
+        assert all(c.card.tta == tta for c in scorer.components)
+        np.testing.assert_allclose(scorer.logits(crops), 0.75 * expect + 0.1, rtol=1e-5, atol=1e-5)
+    two_model_card.write_text(json.dumps(dict(card, component_tta="rot90")))
+    with pytest.raises(ModelError, match="unknown component_tta"):
+        load_scorer(str(two_model_card))
+
+
 def test_fusion_card_with_wrong_weight_count_is_a_clear_error(two_model_card):
     card = json.loads(two_model_card.read_text())
     two_model_card.write_text(json.dumps(dict(card, weights=[1.0])))

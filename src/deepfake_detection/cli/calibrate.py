@@ -88,6 +88,11 @@ def register(sub) -> None:
         help="average the models' logits with equal weights, fitting only the mean's scale and bias "
         "(the ensemble leave-one-source-out ranks) instead of one weight per model",
     )
+    s.add_argument(
+        "--tta",
+        choices=("none", "hflip"),
+        help="force this test-time augmentation on every model, fitted and served alike (default: each model's card)",
+    )
     s.add_argument("--out", required=True, help="fusion card .json to write")
     s.add_argument("--name", default="fusion", help="model name recorded in the card (default: %(default)s)")
     s.add_argument(
@@ -178,6 +183,7 @@ def run_fuse(args: argparse.Namespace) -> int:
         Path(args.cache_dir),
         opt.progress_fn(args.quiet, "real videos"),
         mean=args.mean,
+        tta=args.tta,
     )
     if args.json:
         print(json.dumps(card))

@@ -79,6 +79,7 @@ class ModelCard:
     quality_bar: QualityBar = QualityBar()
     faces_rule: FacesRule | None = None  # None: the threshold does not rise with the number of judged faces
     components: tuple[str, ...] = ()  # fusion: shipped names, or paths relative to the card
+    component_tta: Tta | None = None  # fusion: forced on every component (None: each component's own card)
     weights: tuple[float, ...] = ()  # fusion: fused logit = Σ weights[k] · logit_k + bias
     bias: float = 0.0
     extra: Mapping[str, Any] = field(default_factory=dict)  # every other key (architecture, validation, ...)
@@ -87,6 +88,10 @@ class ModelCard:
     def __post_init__(self) -> None:
         if self.tta not in TTA_MODES:
             raise ModelError(f"{self.name}: unknown tta {self.tta!r}; known: {', '.join(TTA_MODES)}")
+        if self.component_tta is not None and self.component_tta not in TTA_MODES:
+            raise ModelError(
+                f"{self.name}: unknown component_tta {self.component_tta!r}; known: {', '.join(TTA_MODES)}"
+            )
         if self.kind not in get_args(CardKind):
             raise ModelError(f"{self.name}: unknown card kind {self.kind!r}; known: {', '.join(get_args(CardKind))}")
         if not 0.0 <= self.threshold <= 1.0 or math.isnan(self.threshold):
@@ -114,6 +119,7 @@ class ModelCard:
                 quality_bar=QualityBar(**d.get("quality_bar", {})),
                 faces_rule=FacesRule(**rule) if rule else None,
                 components=tuple(str(c) for c in d.get("components", ())),
+                component_tta=d.get("component_tta"),
                 weights=tuple(float(w) for w in d.get("weights", ())),
                 bias=float(d.get("bias", 0.0)),
                 extra={k: v for k, v in d.items() if k not in _FIELDS},
@@ -147,6 +153,7 @@ class ModelCard:
             "quality_bar": asdict(self.quality_bar),
             "faces_rule": asdict(self.faces_rule) if self.faces_rule else None,
             "components": list(self.components),
+            "component_tta": self.component_tta,
             "weights": list(self.weights),
             "bias": self.bias,
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -13,7 +14,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..errors import ModelError
-from .card import ModelCard
+from .card import ModelCard, Tta
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -219,12 +220,13 @@ class FusionScorer:
         return self.card.calibration(logit)
 
 
-def load_scorer(name_or_path: str | None = None, threads: int = 2, wait: bool = True) -> Scorer:
+def load_scorer(name_or_path: str | None = None, threads: int = 2, wait: bool = True, tta: Tta | None = None) -> Scorer:
     """Load a shipped model by name (default: the package default), an exported `.onnx` with its `.json` card, or
     a fusion card (`.json`) whose components are shipped names or paths relative to the card.
 
     `wait=False` returns while ONNX Runtime still builds the session (the card is read and checked already):
-    call `ready()` before relying on the model loading without error."""
+    call `ready()` before relying on the model loading without error. `tta` replaces the test-time augmentation
+    of a frame model's card (a fusion forces its `component_tta` on its components this way)."""
     name_or_path = name_or_path or DEFAULT_MODEL
     p = Path(name_or_path)
     if p.suffix in (".onnx", ".json") or p.is_file():
@@ -248,11 +250,14 @@ def load_scorer(name_or_path: str | None = None, threads: int = 2, wait: bool = 
         parts = []
         for comp in card.components:
             local = card_path.parent / comp
-            parts.append(load_scorer(str(local) if local.suffix and local.is_file() else comp, threads, wait=False))
+            path = str(local) if local.suffix and local.is_file() else comp
+            parts.append(load_scorer(path, threads, wait=False, tta=card.component_tta))
         fusion = FusionScorer(card, parts)
         return fusion.ready() if wait else fusion
     if not onnx_path.is_file():
         raise ModelError(f"need both {onnx_path.name} and {card_path.name} next to each other")
+    if tta is not None and tta != card.tta:
+        card = replace(card, tta=tta)
     scorer = FrameScorer(onnx_path, card, threads)
     return scorer.ready() if wait else scorer
 

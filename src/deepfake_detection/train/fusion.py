@@ -17,7 +17,7 @@ from ..datasets import VIDEO_SUFFIXES, Sample, load_crops, read_manifests
 from ..errors import DeepfakeError
 from ..evaluate import binary_metrics
 from ..media import DEFAULT_NUM_FRAMES
-from ..models.card import ModelCard
+from ..models.card import ModelCard, Tta
 from ..models.serving import Scorer
 
 log = logging.getLogger(__name__)
@@ -213,15 +213,17 @@ def fuse_models(
     cache_dir: Path = Path("data/cache"),
     progress=None,
     mean: bool = False,
+    tta: Tta | None = None,
 ) -> dict:
     """Stack frame models (logistic regression on the manifest's validation crops, plus self-blends of `sbi` of its
     REAL crops as a second FAKE family), set the operating point and write the fusion card to `out`. With `mean`,
     the models' logits are averaged with equal weights (the ensemble that leave-one-source-out ranks) and only the
-    mean's scale and bias are fitted (Platt)."""
+    mean's scale and bias are fitted (Platt). `tta` forces one test-time augmentation on every model (recorded in
+    the card as `component_tta`); None keeps each model's own."""
 
     from ..models.serving import FusionScorer, load_scorer, resized_crops
 
-    scorers = [load_scorer(m) for m in models]
+    scorers = [load_scorer(m, tta=tta) for m in models]
     val, y_val = validation_split(data)
     log.info("scoring %d validation crops with %d models", len(val), len(scorers))
     z_val = component_logits(scorers, val)
@@ -233,6 +235,8 @@ def fuse_models(
     weights, bias = fit_fusion(z_fit, y_fit, mean)
     names = [m if not Path(m).suffix else relative_to_card(Path(m), out) for m in models]
     card = build_card(name, names, weights, bias, max(s.input_size for s in scorers))
+    if tta is not None:
+        card["component_tta"] = tta
     fused = FusionScorer(ModelCard.from_dict(card), scorers)
     p_val = fused.probability(z_val @ weights + bias)
     point = operating_point(fused, p_val, y_val, target_fpr, real_dir, work, frames, progress)
