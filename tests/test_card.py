@@ -68,7 +68,7 @@ def test_the_effective_threshold_is_the_callers_else_the_cards() -> None:
 
 
 def test_a_scorer_reads_its_card_and_follows_a_replaced_one() -> None:
-    scorer = load_scorer()
+    scorer = load_scorer("efficientnet_lite0")
     assert isinstance(scorer, FrameScorer)
     assert (scorer.name, scorer.input_size, scorer.threshold) == ("efficientnet_lite0", 128, scorer.card.threshold)
     assert scorer.components == (scorer,)

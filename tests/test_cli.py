@@ -11,6 +11,7 @@ from helpers import VIDEOS_SAMPLE, needs
 
 from benchmarks.synthetic import gradient_frames, write_audio_only, write_video
 from deepfake_detection.cli import main
+from deepfake_detection.models.serving import DEFAULT_MODEL, weights_dir
 
 
 def run_cli(*args):
@@ -79,7 +80,9 @@ def test_models_json_lists_the_default():
     proc = run_cli("models", "--json")
     rows = json.loads(proc.stdout)
     default = [r for r in rows if r["default"]]
-    assert default and default[0]["shipped_weights"] and default[0]["input_size"] == 128
+    card = json.loads((weights_dir() / f"{DEFAULT_MODEL}.json").read_text())
+    assert len(default) == 1 and default[0]["name"] == DEFAULT_MODEL and default[0]["shipped_weights"]
+    assert (default[0]["kind"], default[0]["input_size"]) == (card.get("kind", "frame"), card["input_size"])
 
 
 def test_unknown_model_is_a_clear_error(tmp_path):

@@ -47,7 +47,7 @@ def test_fusion_card_loads_and_fuses_linearly(two_model_card):
     scorer = load_scorer(str(two_model_card))
     assert isinstance(scorer, FusionScorer) and scorer.threshold == 0.6 and scorer.input_size == 128
     crops = np.random.default_rng(1).integers(0, 255, (3, 128, 128, 3), np.uint8)
-    single = load_scorer().logits(crops)
+    single = load_scorer("efficientnet_lite0").logits(crops)
     np.testing.assert_allclose(scorer.logits(crops), 0.75 * single + 0.1, rtol=1e-6)
 
 
@@ -57,7 +57,7 @@ def test_report_shows_each_fused_models_score(two_model_card, face_clip):
     assert set(face.components) == {"a", "b"}
     assert face.components["a"] == pytest.approx(face.components["b"])  # same network twice
     assert report.model == "pair"
-    plain = Detector(load_scorer(), num_frames=6).detect(face_clip)
+    plain = Detector(load_scorer("efficientnet_lite0"), num_frames=6).detect(face_clip)
     assert plain.faces[0].components == {}
 
 
@@ -65,7 +65,7 @@ def test_component_tta_of_a_fusion_card_overrides_each_models_own(two_model_card
     """The shipped model's card asks for flip TTA; a fusion that forces `component_tta: none` must serve its
     components without it (that is how its weights were fitted), and `hflip` with it."""
     crops = np.random.default_rng(2).integers(0, 255, (4, 128, 128, 3), np.uint8)
-    own = load_scorer()
+    own = load_scorer("efficientnet_lite0")
     assert own.card.tta == "hflip"
     plain = own._run(crops, 64)
     flipped = own._run(np.ascontiguousarray(crops[:, :, ::-1]), 64)

@@ -22,7 +22,7 @@ def detector():
 
 def test_shipped_model_loads_with_card():
     scorer = load_scorer()
-    assert scorer.input_size == 128
+    assert scorer.input_size == scorer.card.input_size == max(c.input_size for c in scorer.components)
     assert 0.0 < scorer.threshold < 1.0
     v = scorer.card.extra["validation"]
     assert v["auc"] > 0.5 and v["log_loss"] < 0.693  # better than chance and than always saying 0.5

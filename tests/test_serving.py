@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from deepfake_detection.errors import ModelError
-from deepfake_detection.models.serving import DEFAULT_MODEL, load_scorer, weights_dir
+from deepfake_detection.models.serving import load_scorer, weights_dir
 
 
 @pytest.fixture
 def broken_model(tmp_path):
-    shutil.copy(weights_dir() / f"{DEFAULT_MODEL}.json", tmp_path / "broken.json")
+    shutil.copy(weights_dir() / "efficientnet_lite0.json", tmp_path / "broken.json")  # one network, not a fusion
     (tmp_path / "broken.onnx").write_bytes(b"\x08\x07 not a protobuf graph" * 10)
     return tmp_path / "broken.onnx"
 

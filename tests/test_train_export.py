@@ -67,7 +67,8 @@ def test_sbi_training_needs_faces_and_runs_on_real_crops(tiny_crops, tmp_path):
     assert (run / "best.pt").is_file()
 
 
-def test_the_shipped_onnx_starts_a_torch_model_that_agrees_with_it() -> None:
+@pytest.mark.parametrize("name", ["efficientnet_lite0", "efficientnet_lite0_224"])
+def test_the_shipped_onnx_starts_a_torch_model_that_agrees_with_it(name: str) -> None:
     """Fine-tuning starts from the exported weights (folded BatchNorms): torch must give ONNX Runtime's logits."""
     from dataclasses import replace
 
@@ -75,7 +76,7 @@ def test_the_shipped_onnx_starts_a_torch_model_that_agrees_with_it() -> None:
     from deepfake_detection.models._torch import load_folded_onnx
     from deepfake_detection.models.serving import FrameScorer, weights_dir
 
-    scorer = load_scorer()
+    scorer = load_scorer(name)
     assert isinstance(scorer, FrameScorer)
     scorer.card = replace(scorer.card, tta="none")
     model = create_model(scorer.card.extra["architecture"], pretrained=False)

@@ -16,7 +16,8 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..models import list_models, model_cfg
-    from ..models.serving import DEFAULT_MODEL, shipped_models
+    from ..models.card import ModelCard
+    from ..models.serving import DEFAULT_MODEL, shipped_models, weights_dir
 
     shipped = set(shipped_models())
     rows = []
@@ -33,14 +34,15 @@ def run(args: argparse.Namespace) -> int:
                 "default": name == DEFAULT_MODEL,
             }
         )
-    for name in sorted(shipped - {r["name"] for r in rows}):
+    for name in sorted(shipped - {r["name"] for r in rows}):  # weights under their own name: the card says what
+        card = ModelCard.load(weights_dir() / f"{name}.json")
         rows.append(
             {
                 "name": name,
-                "family": "",
-                "kind": "frame",
-                "input_size": None,
-                "pretrained": "",
+                "family": "+".join(card.components) if card.kind == "fusion" else card.extra.get("family", ""),
+                "kind": card.kind,
+                "input_size": card.input_size or None,
+                "pretrained": card.extra.get("pretrained", ""),
                 "shipped_weights": True,
                 "default": name == DEFAULT_MODEL,
             }
@@ -48,8 +50,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=None))
         return 0
-    print(f"{'name':24s} {'family':14s} {'kind':9s} {'size':>4s}  shipped")
+    width = max(14, *(len(r["family"]) for r in rows))
+    print(f"{'name':24s} {'family':{width}s} {'kind':9s} {'size':>4s}  shipped")
     for r in rows:
         mark = "yes (default)" if r["default"] and r["shipped_weights"] else ("yes" if r["shipped_weights"] else "no")
-        print(f"{r['name']:24s} {r['family']:14s} {r['kind']:9s} {r['input_size'] or '':>4}  {mark}")
+        print(f"{r['name']:24s} {r['family']:{width}s} {r['kind']:9s} {r['input_size'] or '':>4}  {mark}")
     return 0
