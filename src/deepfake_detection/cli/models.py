@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=None))
         return 0
-    width = max(14, *(len(r["family"]) for r in rows))
+    width = max(14, *(len(str(r["family"])) for r in rows))
     print(f"{'name':24s} {'family':{width}s} {'kind':9s} {'size':>4s}  shipped")
     for r in rows:
         mark = "yes (default)" if r["default"] and r["shipped_weights"] else ("yes" if r["shipped_weights"] else "no")
