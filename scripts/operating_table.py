@@ -34,6 +34,11 @@ def main() -> None:
             print()
     th = op["held_apart_single_face_talking_heads"]
     print(f"Held-apart single-face and talking-head real videos: {th['items']} items, {pct(th['flagged'])} flagged.\n")
+    if swap := op.get("halves_swapped"):
+        print(
+            f"Halves swapped (the threshold set the same way on the held-apart half, {swap['threshold']:.3f}): "
+            f"{pct(swap['flagged'])} of the {swap['items']} calibration items flagged.\n"
+        )
     print("| calibration set (sets the threshold) | items | flagged |\n|---|---|---|")
     for key, row in op["calibration_real_flagged"].items():
         print(f"| {key} | {row['items']} | {pct(row['flagged'])} |")

@@ -163,6 +163,25 @@ def test_choose_threshold_holds_the_target_on_every_calibration_set() -> None:
     assert flagged_share(groups, faces, bar, t, None) >= flagged_share(groups, faces, bar, t, rule)
 
 
+def test_swapped_halves_set_the_threshold_on_the_held_apart_half_and_measure_the_other() -> None:
+    """The second reading of the false-alarm rate: the threshold comes from the held-apart items only, so a
+    calibration half with a few high-scoring real items shows up as flagged (and vice versa it would not)."""
+    from deepfake_detection.train.operating import choose_threshold, swapped_halves
+
+    rng = np.random.default_rng(4)
+    held = [_item(f"h{i}") for i in range(40)]
+    calib = [_item(f"c{i}") for i in range(40)]
+    faces = {it.path: [_face(float(rng.beta(1, 8)))] for it in held + calib}
+    for it in calib[:4]:  # four real items that score like fakes, only in the calibration half
+        faces[it.path] = [_face(0.97)]
+    bar, crops = QualityBar(), np.array([0.1, 0.2])
+    swap = swapped_halves({"real_footage": held, "talking_heads": []}, calib, faces, bar, 0.05, crops)
+    t_held, _ = choose_threshold({"real_footage": held}, faces, bar, 0.05, val_real_crops=crops)
+    assert swap["threshold"] == t_held < 0.97 and swap["items"] == 40
+    assert swap["flagged"] == 4 / 40
+    assert swapped_halves({"real_footage": []}, calib, faces, bar, 0.05, crops) == {}
+
+
 def test_false_alarm_table_by_condition_and_number_of_judged_faces() -> None:
     from deepfake_detection.train.operating import false_alarm_table
 

@@ -159,6 +159,11 @@ def run_calibrate(args: argparse.Namespace) -> int:
         )
     for key, row in held.get("judged_faces", {}).items():
         print(f"  held-apart real, judged faces {key:11s} {row['items']:3d} items, flagged {row['flagged']:.1%}")
+    if swap := op.get("halves_swapped"):
+        print(
+            f"  halves swapped: threshold {swap['threshold']:.3f} set on the held-apart half flags "
+            f"{swap['flagged']:.1%} of the {swap['items']} calibration items"
+        )
     return 0
 
 
