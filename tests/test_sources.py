@@ -222,3 +222,53 @@ def test_shipping_rule_needs_a_higher_mean_and_no_loss_beyond_its_error(monkeypa
     assert not ship.decide(shipped, {**shipped, "dfdc": 0.99, "talking_heads": 0.70}, counts)
     # ... but a drop within the error is noise.
     assert ship.decide(shipped, {**shipped, "dfdc": 0.90, "talking_heads": 0.79}, counts)
+
+
+def test_materialise_takes_each_listed_file_at_its_commit_and_checks_its_hash(monkeypatch, tmp_path: Path) -> None:
+    """scripts/materialise.py: rows come out of a fetched snapshot at their commit (not HEAD), a wrong hash is not
+    written, an unfetched repository is named, and a rerun keeps what is already right."""
+    import hashlib
+    import importlib
+    import os
+    import subprocess
+    import sys
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "scripts"))
+    mat = importlib.import_module("materialise")
+    sys.modules.pop("materialise", None)
+    work = tmp_path / "snapshots" / "someone+clips" / "repo"
+    work.mkdir(parents=True)
+
+    def git(*args: str) -> str:
+        env = {
+            **os.environ,
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@t",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@t",
+        }
+        return subprocess.run(
+            ["git", "-C", str(work), *args], check=True, capture_output=True, text=True, env=env
+        ).stdout
+
+    git("init", "-q")
+    (work / "a.mp4").write_bytes(b"first bytes")
+    git("add", "a.mp4")
+    git("commit", "-qm", "one")
+    first = git("rev-parse", "HEAD").strip()
+    (work / "a.mp4").write_bytes(b"changed later")
+    git("commit", "-qam", "two")
+    sha = hashlib.sha256(b"first bytes").hexdigest()
+    manifest = tmp_path / "MANIFEST.csv"
+    manifest.write_text(
+        "file,source_repo,source_commit,source_path,sha256\n"
+        f"clip.mp4,someone/clips,{first},a.mp4,{sha}\n"
+        f"bad.mp4,someone/clips,{first},a.mp4,{'0' * 64}\n"
+        f"other.mp4,nobody/elsewhere,{first},b.mp4,{sha}\n"
+    )
+    out = tmp_path / "out"
+    total, ok, unfetched, failed = mat.materialise(manifest, tmp_path / "snapshots", out)
+    assert (total, ok) == (3, 1) and (out / "clip.mp4").read_bytes() == b"first bytes"
+    assert unfetched == ["nobody/elsewhere"]
+    assert len(failed) == 1 and failed[0].startswith("bad.mp4") and not (out / "bad.mp4").exists()
+    assert mat.materialise(manifest, tmp_path / "snapshots", out)[1] == 1  # a rerun keeps the good file
