@@ -198,3 +198,27 @@ def test_load_crops_is_rgb_resized_and_cached(tmp_path: Path) -> None:
     assert np.array_equal(load_crops(samples, 8, cache), arr)  # served from the cache, images no longer needed
     with pytest.raises(DeepfakeError, match="cannot read"):
         load_crops(samples, 4, cache)  # a cache of another shape is stale and rebuilt from the (gone) images
+
+
+def test_prepare_dfdc_from_a_relative_snapshot_writes_rows_that_resolve(tmp_path, monkeypatch):
+    """A snapshot path given relative to the working directory must still give readable rows: manifests resolve
+    their rows from their own folder (this once wrote rows that pointed nowhere)."""
+    import cv2
+    import numpy as np
+
+    from deepfake_detection.datasets import read_manifest
+    from deepfake_detection.train.prepare import prepare_dfdc
+
+    snap = tmp_path / "snap"
+    (snap / "faces_224").mkdir(parents=True)
+    lines = ["videoname,original_width,original_height,label,original"]
+    for i in range(20):
+        real = f"r{i}"
+        lines += [f"{real}.mp4,100,100,REAL,", f"f{i}.mp4,100,100,FAKE,{real}.mp4"]
+        for j, name in enumerate((real, f"f{i}")):
+            cv2.imwrite(str(snap / "faces_224" / f"{name}.jpg"), np.full((8, 8, 3), 10 * i + j, np.uint8))
+    (snap / "metadata.csv").write_text("\n".join(lines) + "\n")
+    monkeypatch.chdir(tmp_path)
+    prepare_dfdc("snap", "out/manifest.csv")
+    rows = read_manifest(tmp_path / "out" / "manifest.csv")
+    assert len(rows) == 40 and all(Path(r.path).is_file() for r in rows)
