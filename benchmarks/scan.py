@@ -77,6 +77,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=available_cores(), help="the N of 'N workers' (default: cores)")
     ap.add_argument("--frames", type=int, default=32)
     ap.add_argument("--no-ray", action="store_true", help="skip the Ray local run")
+    ap.add_argument("--model", help="shipped name, .onnx or fusion card (default: the shipped default)")
     args = ap.parse_args()
 
     folder, kind = make_folder(args.clips, args.height, args.noise)
@@ -92,7 +93,7 @@ def main() -> None:
     mbit = statistics.mean(c.stat().st_size for c in folder.glob("*.mp4")) * 8 / SECONDS / 1e6
     print(
         f"folder: {folder} ({args.clips} clips, {args.height}p {FPS} fps {SECONDS} s, {mbit:.1f} Mbit/s, {kind}); "
-        f"{args.frames} sampled frames; {available_cores()} cores"
+        f"{args.frames} sampled frames; {available_cores()} cores; model {args.model or 'the shipped default'}"
     )
     plain, how = plain_decode_rate(folder, args.workers)
     print(f"{'plain decode':>24s}: {plain:6.1f} videos/min  ({args.workers} x single-threaded, {how})")
@@ -100,7 +101,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for i, (name, kw) in enumerate(runs):
             out = Path(tmp) / f"run{i}.jsonl"
-            s = scan([folder], out, num_frames=args.frames, progress=False, **kw)
+            s = scan([folder], out, num_frames=args.frames, progress=False, model=args.model, **kw)
             rates[name] = s.videos_per_min
             per_file = statistics.median(r["elapsed_s"] for r in _records(out))
             print(
