@@ -33,6 +33,9 @@ def materialise(manifest: Path, snapshots: Path, out: Path) -> tuple[int, int, l
     """(rows, files present with the right hash, repositories not fetched, rows that failed with why)."""
     with manifest.open(newline="") as f:
         rows = list(csv.DictReader(f))
+    missing = {"file", "source_repo", "source_commit", "source_path", "sha256"} - set(rows[0] if rows else ())
+    if missing:
+        raise SystemExit(f"{manifest}: no rows, or missing column(s) {', '.join(sorted(missing))}")
     out.mkdir(parents=True, exist_ok=True)
     ok, unfetched, failed = 0, set[str](), []
     for row in rows:

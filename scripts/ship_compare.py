@@ -52,9 +52,14 @@ def main() -> None:
     ap.add_argument("--shipped", type=Path, required=True, help="evaluate --out folder of the shipped model")
     ap.add_argument("--candidate", type=Path, required=True, help="evaluate --out folder of the candidate")
     args = ap.parse_args()
+    for d in (args.shipped, args.candidate):
+        if not (d / "metrics.json").is_file():
+            raise SystemExit(f"{d}: no metrics.json (write it with `deepfake-detect evaluate ... --out {d}`)")
     a, b = (
         json.loads((d / "metrics.json").read_text())["per_source_video_auc"] for d in (args.shipped, args.candidate)
     )
+    if missing := [k for k in SOURCES if k not in a or k not in b]:
+        raise SystemExit(f"no video AUC for {', '.join(missing)}: evaluate both on every source's manifest")
     counts = video_counts(args.data, args.split)
     print(f"| source ({args.split}) | videos fake / real | shipped | candidate | difference | standard error |")
     print("|---|---|---|---|---|---|")

@@ -298,6 +298,7 @@ def calibrate_on_footage(
 
     calib = {name: real("calibration", name) for name in ("real_footage", "talking_heads", "talking_head_reencoded")}
     calib = {k: v for k, v in calib.items() if v}
+    calib_items = [it for v in calib.values() for it in v]
     y = np.array([s.y for s in val])
     threshold, rule = choose_threshold(calib, faces, bar, target_fpr, val_real_crops=p_val[y == 0])
     held = real("held_apart")
@@ -313,7 +314,7 @@ def calibrate_on_footage(
             k: {"items": len(v), "flagged": flagged_share(v, faces, bar, threshold, rule)} for k, v in calib.items()
         },
         "held_apart_real": false_alarm_table(held, faces, bar, threshold, rule),
-        "calibration_real": false_alarm_table([it for v in calib.values() for it in v], faces, bar, threshold, rule),
+        "calibration_real": false_alarm_table(calib_items, faces, bar, threshold, rule),
         "held_apart_single_face_talking_heads": {
             "items": len(single_heads),
             "flagged": flagged_share(single_heads, faces, bar, threshold, rule),
@@ -328,7 +329,7 @@ def calibrate_on_footage(
         "val_real_crops_flagged": float((p_val[y == 0] >= threshold).mean()),
         "halves_swapped": swapped_halves(
             {name: real("held_apart", name) for name in ("real_footage", "talking_heads")},
-            [it for v in calib.values() for it in v],
+            calib_items,
             faces,
             bar,
             target_fpr,
