@@ -1,8 +1,9 @@
 """Does a faster pipeline setting change the scores? Runs labelled videos through the baseline settings (full-frame
-face detection on every sampled frame) and the shipped fast ones, and prints AUC, log loss and the per-video
-probability change for each. The guard for issue 9: speed-ups are kept only when video AUC moves < 0.005.
+face detection on every sampled frame) and the shipped fast ones, and prints AUC, verdicts, and the per-video
+probability change for each. The guard for issues 9 and 18: speed-ups are kept only when video AUC moves < 0.005.
 
     python scripts/speed_accuracy_check.py VIDEOS_DIR [VIDEOS_DIR ...] [--model M] [--out results.jsonl]
+    python scripts/speed_accuracy_check.py VIDEOS_DIR ... --model FAST_CARD --against M   # two models, same faces
 
 Each VIDEOS_DIR holds real/ and fake/ (or REAL/ and FAKE/) subfolders; a folder with only real videos counts as
 REAL (then AUC needs fakes from another folder).
@@ -40,15 +41,23 @@ def labelled(folders: list[str]) -> list[tuple[Path, int]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("folders", nargs="+")
-    ap.add_argument("--model", default=None)
+    ap.add_argument("--model", default=None, help="the setting under test (default: the shipped default model)")
+    ap.add_argument(
+        "--against",
+        help="baseline model (name, .onnx or card) run with the shipped face settings, instead of the baseline "
+        "of detecting faces on every sampled frame with --model",
+    )
     ap.add_argument("--out", help="per-video probabilities as JSON lines")
     ap.add_argument("--limit", type=int, help="at most this many videos per label (a spread of the sorted list)")
     args = ap.parse_args()
     scorer = load_scorer(args.model)
-    variants = {
-        "baseline (detect every frame)": Detector(scorer, face_cfg=replace(FaceConfig(), detect_every=1)),
-        "shipped": Detector(scorer),
-    }
+    if args.against:
+        variants = {f"baseline ({args.against})": Detector(load_scorer(args.against)), "candidate": Detector(scorer)}
+    else:
+        variants = {
+            "baseline (detect every frame)": Detector(scorer, face_cfg=replace(FaceConfig(), detect_every=1)),
+            "shipped": Detector(scorer),
+        }
     items = labelled(args.folders)
     if args.limit:
         items = [
@@ -64,12 +73,14 @@ def main() -> None:
             t = time.perf_counter()
             r = det.detect(path)
             row[name] = r.probability
+            row[name + " verdict"] = r.verdict
             row[name + " s"] = time.perf_counter() - t
         rows.append(row)
     if args.out:
         Path(args.out).write_text("".join(json.dumps(r) + "\n" for r in rows))
     y = np.array([r["label"] for r in rows])
-    base = np.array([np.nan if r[next(iter(variants))] is None else r[next(iter(variants))] for r in rows])
+    first = next(iter(variants))
+    base = np.array([np.nan if r[first] is None else r[first] for r in rows], dtype=float)
     for name in variants:
         p = np.array([np.nan if r[name] is None else r[name] for r in rows], dtype=float)
         ok = ~np.isnan(p)
@@ -77,9 +88,15 @@ def main() -> None:
         both = ok & ~np.isnan(base)
         delta = np.abs(p[both] - base[both])
         secs = np.mean([r[name + " s"] for r in rows])
+        flagged = [r[name + " verdict"] == "FAKE" for r in rows]
+        real_flagged = sum(f for f, r in zip(flagged, rows) if r["label"] == 0)
+        fake_caught = sum(f for f, r in zip(flagged, rows) if r["label"] == 1)
+        changed = sum(r[name + " verdict"] != r[first + " verdict"] for r in rows)
         print(
-            f"{name:32s} videos {ok.sum():4d}  AUC {auc:.4f}  |dP| mean {delta.mean():.4f} max {delta.max():.4f}"
-            f"  no-face {int((~ok).sum())}  {secs:.2f} s/video"
+            f"{name:32s} videos {ok.sum():4d}  AUC {auc:.4f}  |dP| mean {delta.mean() if both.any() else 0:.4f}"
+            f" max {delta.max() if both.any() else 0:.4f}  no-face {int((~ok).sum())}  real flagged "
+            f"{real_flagged}/{int((y == 0).sum())}  fakes caught {fake_caught}/{int((y == 1).sum())}  verdicts "
+            f"changed {changed}  {secs:.2f} s/video"
         )
 
 

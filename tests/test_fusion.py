@@ -252,3 +252,96 @@ def test_calibrate_takes_a_fusion_card_and_keeps_its_models_reachable(two_model_
     z = scorer.logits(load_crops(val, 128))
     platt = fit_platt(z, np.array([s.y for s in val]))
     assert card["calibration"] == pytest.approx({"a": platt["a"], "b": platt["b"]})
+
+
+def test_a_component_that_skips_frames_scores_only_its_positions():
+    from deepfake_detection.models.card import ModelCard
+
+    small, large = _MeanPixel("small", 32), _MeanPixel("large", 64)
+    card = ModelCard.from_dict(
+        dict(fusion.build_card("pair", ["small", "large"], np.ones(2), 0.0, 64), component_every=[1, 2])
+    )
+    scorer = FusionScorer(card, [small, large])
+    crops = np.random.default_rng(3).integers(0, 255, (5, 64, 64, 3), np.uint8)
+    every = scorer.component_logits(crops)  # no positions: every component scores every crop
+    some = scorer.component_logits(crops, positions=[4, 5, 6, 7, 9])
+    np.testing.assert_array_equal(some["small"], every["small"])
+    np.testing.assert_array_equal(np.isnan(some["large"]), [False, True, False, True, True])
+    np.testing.assert_array_equal(some["large"][[0, 2]], every["large"][[0, 2]])
+    assert card.to_dict()["component_every"] == [1, 2] and ModelCard.from_dict(card.to_dict()) == card
+
+
+@pytest.mark.parametrize("every", [[0, 2], [2]])
+def test_component_every_needs_one_positive_step_per_component(every):
+    from deepfake_detection.models.card import ModelCard
+
+    with pytest.raises(ModelError, match="component_every"):
+        ModelCard.from_dict(dict(fusion.build_card("pair", ["a", "b"], np.ones(2), 0.0, 64), component_every=every))
+
+
+def _counting(scorer, name):
+    """Count the crops component `name` of a fusion is asked to score."""
+    comp = next(c for c in scorer.components if c.name == name)
+    seen = []
+    logits = comp.logits
+    comp.logits = lambda crops: seen.append(len(crops)) or logits(crops)
+    return seen
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_skipped_frames_get_the_component_logit_interpolated_within_the_track(two_model_card, face_clip, overlap):
+    """`component_every: [1, 2]`: the second model sees every other sampled frame; the reported frame scores equal
+    the full pair's where it looked and lie between their neighbours' where it did not (same network twice)."""
+    full = Detector(load_scorer(str(two_model_card)), num_frames=12, overlap=overlap).detect(face_clip)
+    card = json.loads(two_model_card.read_text())
+    two_model_card.write_text(json.dumps(dict(card, component_every=[1, 2])))
+    scorer = load_scorer(str(two_model_card))
+    seen = _counting(scorer, "b")
+    half = Detector(scorer, num_frames=12, overlap=overlap).detect(face_clip)
+    frames_a, frames_b = full.faces[0].frames, half.faces[0].frames
+    assert len(frames_a) == len(frames_b) == 12 and sum(seen) == 6  # positions 0, 2, ..., 10
+    z = np.log([f.probability / (1 - f.probability) for f in frames_b])
+    za = np.log([f.probability / (1 - f.probability) for f in frames_a])
+    np.testing.assert_allclose(z[::2], za[::2], atol=1e-5)
+    # fused = 0.5 z_a + 0.25 z_b + 0.1 with z_a = z_b on a frame, so on a skipped frame z_b = mean of its neighbours'
+    own = (za - 0.1) / 0.75
+    expect = 0.5 * own[1:-1:2] + 0.25 * (own[0:-2:2] + own[2::2]) / 2 + 0.1
+    np.testing.assert_allclose(z[1:-1:2], expect, atol=1e-4)
+    assert half.faces[0].components["b"] == pytest.approx(full.faces[0].components["b"], abs=0.05)
+
+
+def test_a_track_on_no_frame_of_a_skipping_component_is_scored_by_it_in_full(two_model_card, face_clip):
+    from deepfake_detection.faces import track_faces
+
+    def odd_only(frames, cfg, found=None):
+        tracks = track_faces(frames, cfg) if found is None else track_faces(frames, cfg, found)
+        keep = [[i for i, p in enumerate(tr.frame_positions) if p % 2] for tr in tracks]
+        return [
+            type(tr)(
+                tr.track_id, [tr.frame_positions[i] for i in k], [tr.detections[i] for i in k], [tr.crops[i] for i in k]
+            )
+            for tr, k in zip(tracks, keep)
+        ]
+
+    card = json.loads(two_model_card.read_text())
+    two_model_card.write_text(json.dumps(dict(card, component_every=[1, 2])))
+    scorer = load_scorer(str(two_model_card))
+    seen = _counting(scorer, "b")
+    report = Detector(scorer, num_frames=12, overlap=False, track=odd_only).detect(face_clip)
+    frames = report.faces[0].frames
+    assert len(frames) == 6 and sum(seen) == 6 and all(0 < f.probability < 1 for f in frames)
+    assert report.faces[0].components["a"] == pytest.approx(report.faces[0].components["b"], abs=1e-5)
+
+
+def test_memoised_footage_reports_are_keyed_by_what_serves_them(two_model_card):
+    """`calibrate` memoises the full pipeline's reports per scoring key: two fusions of the same networks that
+    combine them differently (weights, frames each sees) must not share reports; the same card twice must."""
+    from deepfake_detection.train.operating import scoring_key
+
+    card = json.loads(two_model_card.read_text())
+    keys = []
+    for change in ({}, {}, {"component_every": [1, 2]}, {"weights": [0.5, 0.5]}, {"component_tta": "hflip"}):
+        two_model_card.write_text(json.dumps(dict(card, **change)))
+        keys.append(scoring_key(load_scorer(str(two_model_card)), 32))
+    assert keys[0] == keys[1] and len(set(keys)) == 4
+    assert scoring_key(load_scorer("efficientnet_lite0"), 32) != scoring_key(load_scorer("efficientnet_lite0"), 16)

@@ -245,7 +245,7 @@ class Detector:
                     if pending and inbox.empty():
                         keys, crops = zip(*pending)
                         pending.clear()
-                        parts = self.scorer.component_logits(np.stack(crops))
+                        parts = self.scorer.component_logits(np.stack(crops), [p for p, _ in keys])
                         early.update((k, {name: float(z[i]) for name, z in parts.items()}) for i, k in enumerate(keys))
                 except Exception:  # a detector or model bug: the main thread redoes the work, where it raises
                     seq.per_frame.clear()
@@ -265,19 +265,37 @@ class Detector:
 
     def _track_logits(self, tracks: list[FaceTrack], early: dict[_CropKey, dict[str, float]]) -> dict[str, np.ndarray]:
         """Each model component's logits for every crop of every track, in track order; crops already scored while
-        decoding are not scored again."""
+        decoding are not scored again. A component that skips frames (a fusion's `component_every`) gets its
+        logits there interpolated between the frames of the same track it scored."""
         keys = [(pos, d) for tr in tracks for pos, d in zip(tr.frame_positions, tr.detections)]
         if not keys:
             return {}
         crops = [c for tr in tracks for c in tr.crops]
         todo = [i for i, k in enumerate(keys) if k not in early]
-        late = self.scorer.component_logits(np.stack([crops[i] for i in todo])) if todo else {}
+        late = (
+            self.scorer.component_logits(np.stack([crops[i] for i in todo]), [keys[i][0] for i in todo]) if todo else {}
+        )
         row = {i: j for j, i in enumerate(todo)}
         names = list(late) if late else list(early[keys[0]])
-        return {
+        parts = {
             name: np.array([late[name][row[i]] if i in row else early[k][name] for i, k in enumerate(keys)])
             for name in names
         }
+        start = 0
+        for tr in tracks:
+            rows = slice(start, start + len(tr.crops))
+            start += len(tr.crops)
+            gaps = [name for name, z in parts.items() if np.isnan(z[rows]).any()]
+            if not gaps:
+                continue
+            scored = np.isfinite(np.stack([parts[name][rows] for name in gaps]))
+            # A track on none of a component's frames (a short one): that component scores all of its crops.
+            full = self.scorer.component_logits(np.stack(tr.crops)) if not scored.any(axis=1).all() else {}
+            positions = np.asarray(tr.frame_positions, np.float64)
+            for name, ok in zip(gaps, scored):
+                z = parts[name][rows]
+                parts[name][rows] = full[name] if not ok.any() else np.interp(positions, positions[ok], z[ok])
+        return parts
 
     def _dynamics(self, track: FaceTrack) -> DynamicsScore | None:
         if self.dynamics is None or len(track.detections) < MIN_FRAMES:

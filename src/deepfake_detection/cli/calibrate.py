@@ -93,6 +93,15 @@ def register(sub) -> None:
         choices=("none", "hflip"),
         help="force this test-time augmentation on every model, fitted and served alike (default: each model's card)",
     )
+    s.add_argument(
+        "--every",
+        type=int,
+        nargs="+",
+        metavar="K",
+        help="one per model: model k scores a video's sampled frames at positions that are multiples of K, "
+        "its logits between interpolated within each face's track (e.g. 1 2: the second, costlier model sees every "
+        "other frame; default: every model, every frame)",
+    )
     s.add_argument("--out", required=True, help="fusion card .json to write")
     s.add_argument("--name", default="fusion", help="model name recorded in the card (default: %(default)s)")
     s.add_argument(
@@ -175,6 +184,8 @@ def run_fuse(args: argparse.Namespace) -> int:
 
     _folders(args.real_videos)
     _manifests(*args.data.split(","))
+    if args.every and (len(args.every) != len(args.models) or min(args.every) < 1):
+        raise DeepfakeError(f"--every needs one integer >= 1 for each of the {len(args.models)} models")
     card = fuse_models(
         args.models,
         args.data,
@@ -189,6 +200,7 @@ def run_fuse(args: argparse.Namespace) -> int:
         opt.progress_fn(args.quiet, "real videos"),
         mean=args.mean,
         tta=args.tta,
+        every=args.every,
     )
     if args.json:
         print(json.dumps(card))

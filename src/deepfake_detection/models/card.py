@@ -80,6 +80,9 @@ class ModelCard:
     faces_rule: FacesRule | None = None  # None: the threshold does not rise with the number of judged faces
     components: tuple[str, ...] = ()  # fusion: shipped names, or paths relative to the card
     component_tta: Tta | None = None  # fusion: forced on every component (None: each component's own card)
+    # fusion: component k scores a video's sampled frames whose position is a multiple of component_every[k]; its
+    # logits on the frames between are interpolated within the face's track (empty: every component, every frame)
+    component_every: tuple[int, ...] = ()
     weights: tuple[float, ...] = ()  # fusion: fused logit = Σ weights[k] · logit_k + bias
     bias: float = 0.0
     extra: Mapping[str, Any] = field(default_factory=dict)  # every other key (architecture, validation, ...)
@@ -91,6 +94,12 @@ class ModelCard:
         if self.component_tta is not None and self.component_tta not in TTA_MODES:
             raise ModelError(
                 f"{self.name}: unknown component_tta {self.component_tta!r}; known: {', '.join(TTA_MODES)}"
+            )
+        if any(k < 1 for k in self.component_every) or (
+            self.component_every and len(self.component_every) != len(self.components)
+        ):
+            raise ModelError(
+                f"{self.name}: component_every {list(self.component_every)} needs one integer >= 1 per component"
             )
         if self.kind not in get_args(CardKind):
             raise ModelError(f"{self.name}: unknown card kind {self.kind!r}; known: {', '.join(get_args(CardKind))}")
@@ -120,6 +129,7 @@ class ModelCard:
                 faces_rule=FacesRule(**rule) if rule else None,
                 components=tuple(str(c) for c in d.get("components", ())),
                 component_tta=d.get("component_tta"),
+                component_every=tuple(int(k) for k in d.get("component_every", ())),
                 weights=tuple(float(w) for w in d.get("weights", ())),
                 bias=float(d.get("bias", 0.0)),
                 extra={k: v for k, v in d.items() if k not in _FIELDS},
@@ -154,6 +164,7 @@ class ModelCard:
             "faces_rule": asdict(self.faces_rule) if self.faces_rule else None,
             "components": list(self.components),
             "component_tta": self.component_tta,
+            "component_every": list(self.component_every),
             "weights": list(self.weights),
             "bias": self.bias,
         }

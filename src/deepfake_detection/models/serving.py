@@ -64,8 +64,9 @@ class Scorer(Protocol):
 
     def probability(self, logit: ArrayLike) -> NDArray[np.float64]: ...
 
-    def component_logits(self, crops: np.ndarray) -> dict[str, np.ndarray]:
-        """Each component's logits by name."""
+    def component_logits(self, crops: np.ndarray, positions: Sequence[int] | None = None) -> dict[str, np.ndarray]:
+        """Each component's logits by name. With `positions` (each crop's sampled-frame position in its video), a
+        component that scores only some frames (a fusion's `component_every`) gives NaN for the others."""
         ...
 
     def fuse(self, components: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -160,8 +161,8 @@ class FrameScorer:
     def probability(self, logit: ArrayLike) -> NDArray[np.float64]:
         return self.card.calibration(logit)
 
-    def component_logits(self, crops: np.ndarray) -> dict[str, np.ndarray]:
-        """Per-model logits; a single model is its own only component."""
+    def component_logits(self, crops: np.ndarray, positions: Sequence[int] | None = None) -> dict[str, np.ndarray]:
+        """Per-model logits; a single model is its own only component and scores every crop."""
         return {self.name: self.logits(crops)}
 
     def fuse(self, components: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -206,8 +207,19 @@ class FusionScorer:
             c.ready()
         return self
 
-    def component_logits(self, crops: np.ndarray) -> dict[str, np.ndarray]:
-        return {c.name: c.logits(resized_crops(crops, c.input_size)) for c in self.components}
+    def component_logits(self, crops: np.ndarray, positions: Sequence[int] | None = None) -> dict[str, np.ndarray]:
+        every = self.card.component_every or (1,) * len(self.components)
+        out = {}
+        for c, k in zip(self.components, every):
+            if positions is None or k == 1:
+                out[c.name] = c.logits(resized_crops(crops, c.input_size))
+                continue
+            take = np.asarray(positions, np.int64) % k == 0
+            z = np.full(len(crops), np.nan)
+            if take.any():
+                z[take] = c.logits(resized_crops(crops[take], c.input_size))
+            out[c.name] = z
+        return out
 
     def fuse(self, components: Mapping[str, np.ndarray]) -> np.ndarray:
         z = np.stack([components[c.name] for c in self.components], axis=-1)

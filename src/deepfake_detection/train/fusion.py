@@ -214,12 +214,14 @@ def fuse_models(
     progress=None,
     mean: bool = False,
     tta: Tta | None = None,
+    every: list[int] | None = None,
 ) -> dict:
     """Stack frame models (logistic regression on the manifest's validation crops, plus self-blends of `sbi` of its
     REAL crops as a second FAKE family), set the operating point and write the fusion card to `out`. With `mean`,
     the models' logits are averaged with equal weights (the ensemble that leave-one-source-out ranks) and only the
     mean's scale and bias are fitted (Platt). `tta` forces one test-time augmentation on every model (recorded in
-    the card as `component_tta`); None keeps each model's own."""
+    the card as `component_tta`); None keeps each model's own. `every` (one step per model, `component_every`) lets
+    costly models score only some of a video's sampled frames, in the operating point's videos as when served."""
 
     from ..models.serving import FusionScorer, load_scorer, resized_crops
 
@@ -237,6 +239,8 @@ def fuse_models(
     card = build_card(name, names, weights, bias, max(s.input_size for s in scorers))
     if tta is not None:
         card["component_tta"] = tta
+    if every:
+        card["component_every"] = list(every)
     fused = FusionScorer(ModelCard.from_dict(card), scorers)
     p_val = fused.probability(z_val @ weights + bias)
     point = operating_point(fused, p_val, y_val, target_fpr, real_dir, work, frames, progress)

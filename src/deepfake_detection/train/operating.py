@@ -10,6 +10,7 @@ threshold can be chosen without decoding anything again.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 from collections import defaultdict
@@ -93,6 +94,18 @@ def video_items(samples, parts: dict[str, str]) -> list[Item]:
         for s in samples
         if s.split in parts
     ]
+
+
+def scoring_key(scorer, frames: int) -> str:
+    """What the memoised reports depend on: every network (weights, test-time augmentation, input size), how a
+    fusion combines them, the calibration and the frames sampled. (A fusion card has no weights of its own: keyed
+    on its calibration alone, two fusions of other networks or steps shared one cache.)"""
+    card = scorer.card
+    served = [[c.card.extra.get("onnx_sha256"), c.card.tta, c.input_size] for c in scorer.components]
+    fused = [list(card.weights), card.bias, card.component_tta, list(card.component_every)]
+    return hashlib.sha1(
+        json.dumps([served, fused, card.calibration.a, card.calibration.b, card.tta, frames]).encode()
+    ).hexdigest()[:12]
 
 
 def score(detector, items: list[Item], cache: Path, progress=None) -> dict[str, list[Face]]:
@@ -250,7 +263,6 @@ def calibrate_on_footage(
     """Card fields for a calibrated scorer: `threshold` (one judged face), `faces_rule` (how it rises with the
     number of judged faces), `quality_bar`, and `operating_point` (calibration sets, held-apart false alarms by
     condition and by number of judged faces, fakes caught per source)."""
-    import hashlib
 
     from ..datasets import load_real_fake_folder
     from ..pipeline import Detector
@@ -278,12 +290,7 @@ def calibrate_on_footage(
         for s in load_real_fake_folder(folder)
     ]
     items = rf + th + reenc + fakes
-    key = hashlib.sha1(
-        json.dumps(
-            [scorer.card.extra.get("onnx_sha256"), scorer.card.calibration.a, scorer.card.calibration.b]
-            + [scorer.card.tta, frames]
-        ).encode()
-    ).hexdigest()[:12]
+    key = scoring_key(scorer, frames)
     faces = score(Detector(scorer, num_frames=frames, threshold=0.5), items, work / f"footage_{key}.jsonl", progress)
 
     def real(part, source=None):
