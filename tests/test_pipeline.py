@@ -136,10 +136,10 @@ def test_crops_are_scored_while_decoding_and_not_again(face_clip, monkeypatch):
     scored: dict[str, int] = {}
     component_logits = scorer.component_logits
 
-    def counting(crops):
+    def counting(crops, positions=None):
         name = threading.current_thread().name
         scored[name] = scored.get(name, 0) + len(crops)
-        return component_logits(crops)
+        return component_logits(crops, positions)
 
     monkeypatch.setattr(scorer, "component_logits", counting)
 
