@@ -5,13 +5,14 @@ probability change for each. The guard for issues 9 and 18: speed-ups are kept o
     python scripts/speed_accuracy_check.py VIDEOS_DIR [VIDEOS_DIR ...] [--model M] [--out results.jsonl]
     python scripts/speed_accuracy_check.py VIDEOS_DIR ... --model FAST_CARD --against M   # two models, same faces
 
-Each VIDEOS_DIR holds real/ and fake/ (or REAL/ and FAKE/) subfolders; a folder with only real videos counts as
-REAL (then AUC needs fakes from another folder).
+Each VIDEOS_DIR holds real/ and fake/ (or REAL/ and FAKE/) subfolders, or a labels.csv (file,label); a folder with
+only real videos counts as REAL (then AUC needs fakes from another folder).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import time
 from dataclasses import replace
@@ -29,8 +30,15 @@ from deepfake_detection.pipeline import Detector
 
 
 def labelled(folders: list[str]) -> list[tuple[Path, int]]:
+    """(video, 1 if FAKE) from REAL/ + FAKE/ folders, a folder with a `labels.csv` (`file,label`, as the shared
+    sample clips have), or a folder of real videos."""
     items = []
     for folder in folders:
+        table = Path(folder) / "labels.csv"
+        if table.is_file():
+            with table.open(newline="") as f:
+                items += [(Path(folder) / r["file"], int(r["label"].upper() == "FAKE")) for r in csv.DictReader(f)]
+            continue
         try:
             items += [(Path(s.path), s.y) for s in load_real_fake_folder(folder)]
         except DeepfakeError:  # no REAL/ + FAKE/ sub-folders: a folder of real videos
