@@ -265,8 +265,7 @@ class Detector:
 
     def _track_logits(self, tracks: list[FaceTrack], early: dict[_CropKey, dict[str, float]]) -> dict[str, np.ndarray]:
         """Each model component's logits for every crop of every track, in track order; crops already scored while
-        decoding are not scored again. A component that skips frames (a fusion's `component_every`) gets its
-        logits there interpolated between the frames of the same track it scored."""
+        decoding are not scored again; frames a component skips (a fusion's `component_every`) are filled in."""
         keys = [(pos, d) for tr in tracks for pos, d in zip(tr.frame_positions, tr.detections)]
         if not keys:
             return {}
@@ -281,6 +280,12 @@ class Detector:
             name: np.array([late[name][row[i]] if i in row else early[k][name] for i, k in enumerate(keys)])
             for name in names
         }
+        self._fill_skipped_frames(parts, tracks)
+        return parts
+
+    def _fill_skipped_frames(self, parts: dict[str, np.ndarray], tracks: list[FaceTrack]) -> None:
+        """In place: a component's NaN logits (frames it skipped) interpolated from the frames of the same track it
+        scored, in sampled-frame positions."""
         start = 0
         for tr in tracks:
             rows = slice(start, start + len(tr.crops))
@@ -295,7 +300,6 @@ class Detector:
             for name, ok in zip(gaps, scored):
                 z = parts[name][rows]
                 parts[name][rows] = full[name] if not ok.any() else np.interp(positions, positions[ok], z[ok])
-        return parts
 
     def _dynamics(self, track: FaceTrack) -> DynamicsScore | None:
         if self.dynamics is None or len(track.detections) < MIN_FRAMES:
