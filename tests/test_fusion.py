@@ -345,3 +345,15 @@ def test_memoised_footage_reports_are_keyed_by_what_serves_them(two_model_card):
         keys.append(scoring_key(load_scorer(str(two_model_card)), 32))
     assert keys[0] == keys[1] and len(set(keys)) == 4
     assert scoring_key(load_scorer("efficientnet_lite0"), 32) != scoring_key(load_scorer("efficientnet_lite0"), 16)
+
+
+@pytest.mark.parametrize("every", [["1"], ["1", "0"]])
+def test_fuse_rejects_a_wrong_every_before_any_work(tiny_crops, tmp_path, capsys, monkeypatch, every):
+    from deepfake_detection.cli import main
+    from deepfake_detection.models import serving
+
+    monkeypatch.setattr(serving, "load_scorer", lambda *a, **k: pytest.fail("a model was loaded"))
+    args = ["fuse", "--models", "efficientnet_lite0", "efficientnet_lite0", "--every", *every]
+    args += ["--data", str(tiny_crops), "--real-videos", str(tmp_path), "--out", str(tmp_path / "f.json")]
+    assert main(args) == 1
+    assert "component_every" in capsys.readouterr().err and not (tmp_path / "f.json").exists()

@@ -184,8 +184,6 @@ def run_fuse(args: argparse.Namespace) -> int:
 
     _folders(args.real_videos)
     _manifests(*args.data.split(","))
-    if args.every and (len(args.every) != len(args.models) or min(args.every) < 1):
-        raise DeepfakeError(f"--every needs one integer >= 1 for each of the {len(args.models)} models")
     card = fuse_models(
         args.models,
         args.data,

@@ -225,6 +225,8 @@ def fuse_models(
 
     from ..models.serving import FusionScorer, load_scorer, resized_crops
 
+    # The card's own checks of `every`, before any model is loaded or crop scored.
+    ModelCard(name, kind="fusion", components=tuple(models), component_every=tuple(every or ()))
     scorers = [load_scorer(m, tta=tta) for m in models]
     val, y_val = validation_split(data)
     log.info("scoring %d validation crops with %d models", len(val), len(scorers))
