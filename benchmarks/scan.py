@@ -9,7 +9,8 @@ and loading their models, as a user's scan does.
 Next to the scan rates it prints what plain decoding allows on the same machine in the same run: the same folder
 decoded by one single-threaded `ffmpeg -threads 1 ... -f null` process per core (the FFmpeg program on PATH, else
 imageio-ffmpeg's static build: `pip install -e '.[bench]'`), in videos per minute. Goal (issue 18): a scan with one
-worker per core at >= 80 % of that rate.
+worker per core at >= 80 % of that rate. Then benchmarks/scan_costs.py splits one worker's CPU per file (its decode,
+the classifiers, the rest) and prints the ceiling that the decode and the classifiers alone leave.
 
 Run: python -m benchmarks.scan [--clips 8] [--height 720] [--workers 2] [--frames 32] [--no-ray]
 """
@@ -114,6 +115,9 @@ def main() -> None:
     met = "met" if best >= 0.8 * plain else "NOT met"
     print(f"\ngoals:\n  {args.workers} workers >= 80 % of plain decode: {best / plain:.0%}, {met}")
     print("  >= 30 ten-second videos per minute on 2 cores: " + ("met" if best >= 30 else "NOT met"))
+    print("\nwhere a worker's CPU goes (benchmarks/scan_costs.py, one worker, one core):", flush=True)
+    costs = [sys.executable, "-m", "benchmarks.scan_costs", str(folder), "--frames", str(args.frames)]
+    subprocess.run(costs + (["--model", args.model] if args.model else []), check=False)
 
 
 def _records(path: Path) -> list[dict]:
