@@ -1,6 +1,6 @@
 """Leave-one-source-out: for each held-out source, fine-tune the recipe without it and measure video AUC on it.
 
-    python scripts/loso.py --config configs/efficientnet_lite0_multisource.yaml --steps 1000 --out runs/loso
+    python scripts/loso.py --config configs/efficientnet_lite0_multisource.yaml --steps 1000 --out runs/loso [--seed N]
 
 Held-out sets (never in a batch, never in checkpoint selection):
 - an FF++ method (`ffpp/Face2Face`, ...): its fakes in the val and test groups against the FF++ REAL crops of the
@@ -75,9 +75,14 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=1000, help="fine-tuning steps per held-out source")
     ap.add_argument("--out", default="runs/loso", help="folder of the runs and loso.json")
     ap.add_argument("--baseline", help="also measure this shipped model (or .onnx) on each held-out set, untrained")
+    ap.add_argument(
+        "--seed", type=int, help="the sampling seed, instead of the recipe's (to measure run-to-run spread)"
+    )
     args = ap.parse_args()
 
     base = load_config(TrainConfig, args.config)
+    if args.seed is not None:
+        base = dataclasses.replace(base, seed=args.seed)
     samples = read_manifests(base.data)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
