@@ -36,6 +36,8 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=32)
     ap.add_argument("--files", type=int, default=8, help="how many of the folder's clips to measure")
     args = ap.parse_args()
+    if not args.folder.is_dir():
+        raise SystemExit(f"no such folder: {args.folder}")
     clips = sorted(args.folder.glob("*.mp4"))[: args.files]
     if not clips:
         raise SystemExit(f"no .mp4 clips in {args.folder}")
