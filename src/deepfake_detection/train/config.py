@@ -25,6 +25,7 @@ class TrainConfig:
     # AUCs: every source counts the same, whatever its size or its calibration)
     select: str = "log_loss"
     augment: bool = True
+    erase: float = 0.0  # with `augment`: share of crops with one random rectangle erased (random erasing)
     pretrained: bool = True
     freeze_blocks: int = 2  # backbone blocks (after the stem) kept at their ImageNet weights
     seed: int = 0

@@ -190,7 +190,7 @@ def train_frames(cfg: TrainConfig, progress: bool = True) -> Path:
         if cfg.sbi > 0:
             xb, yb = _with_self_blends(xb, yb, x_train, landmarks, sbi_idx, cfg.sbi, rng)
         if cfg.augment:
-            xb = augment_batch(xb, rng)
+            xb = augment_batch(xb, rng, cfg.erase)
         for g in opt.param_groups:
             g["lr"] = lr_at(state.step)
         logits = model(torch.from_numpy(np.ascontiguousarray(xb)))
