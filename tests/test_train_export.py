@@ -114,3 +114,34 @@ def test_two_manifests_with_a_held_out_source_train_and_select_by_source_auc(tin
     last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     assert {"a", "b"} <= set(last["per_source_auc"])  # the held-out source is still measured
     assert last["n"] == sum(1 for r in rows if r["split"] == "val")  # ...but only source a's rows select
+
+
+def test_the_lower_face_model_sees_only_the_lower_face_and_exports_as_it_trains(tiny_crops, tmp_path):
+    """`efficientnet_lite0_lower` cuts its region inside the network: the forehead cannot move its logit, the
+    mouth can, and ONNX Runtime (which serves it) computes what torch trained."""
+    from deepfake_detection.models import create_model
+    from deepfake_detection.models._torch import load_folded_onnx
+    from deepfake_detection.models.serving import weights_dir
+
+    model = create_model("efficientnet_lite0_lower", pretrained=False).eval()
+    load_folded_onnx(model, weights_dir() / "efficientnet_lite0.onnx")  # any Lite0 run starts it
+    x = np.random.default_rng(0).integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
+    forehead, mouth = x.copy(), x.copy()
+    forehead[:, :100] = 0
+    mouth[:, 160:200, 60:160] = 0
+    with torch.inference_mode():
+        z, z_forehead, z_mouth = (model(torch.from_numpy(a)).numpy() for a in (x, forehead, mouth))
+    assert np.array_equal(z, z_forehead)
+    assert not np.allclose(z, z_mouth, atol=1e-3)
+
+    cfg = tiny_config(tiny_crops, tmp_path, model="efficientnet_lite0_lower", input_size=224, max_steps=1)
+    run = train(cfg, progress=False)
+    export_run(run, tmp_path / "lower.onnx")
+    scorer = load_scorer(str(tmp_path / "lower.onnx"), tta="none")
+    from deepfake_detection.train.loop import load_run
+
+    trained, _, _ = load_run(run)
+    with torch.inference_mode():
+        want = trained.eval()(torch.from_numpy(x)).numpy()
+    assert scorer.input_size == 224
+    assert np.allclose(scorer.logits(x), want, atol=1e-3)

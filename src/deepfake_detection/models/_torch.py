@@ -30,11 +30,13 @@ def import_timm():
     return timm
 
 
-def face_classifier(backbone, mean, std):
+def face_classifier(backbone, mean, std, region=None, region_size=None):
     """Wrap a backbone so it takes a uint8 NHWC RGB batch and returns one FAKE logit per face.
 
     The cast and normalisation live inside the network, so the ONNX graph takes exactly the cached uint8
-    crops: training, export and serving cannot disagree on preprocessing.
+    crops: training, export and serving cannot disagree on preprocessing. With `region` (top, bottom, left,
+    right as fractions of the crop) the network looks only at that part of the face, resized to `region_size`
+    (height, width): a crop at the serving size in, a part of it at a finer scale than the whole face would get.
     """
     import torch
     from torch import nn
@@ -48,6 +50,11 @@ def face_classifier(backbone, mean, std):
 
         def forward(self, x):
             x = (x.permute(0, 3, 1, 2).float() - self.mean) / self.std
+            if region is not None:
+                h, w = x.shape[2], x.shape[3]
+                top, bottom, left, right = region
+                x = x[:, :, int(top * h) : int(bottom * h), int(left * w) : int(right * w)]
+                x = nn.functional.interpolate(x, size=region_size, mode="bilinear", align_corners=False)
             return self.backbone(x.contiguous(memory_format=torch.channels_last)).reshape(-1)
 
     return FaceClassifier()
