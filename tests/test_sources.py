@@ -202,6 +202,12 @@ def test_recipe_decision_rule_tells_gains_from_noise(monkeypatch):
     assert decide(recipe("a", 0.60, 0.55), recipe("b", 0.65, 0.54)) == "b"  # the worst is noise, the mean is not
     assert decide(recipe("a", 0.60, 0.55), recipe("b", 0.65, 0.45)) == "a"  # a real loss on the worst source
     assert decide(recipe("a", 0.60, 0.55), recipe("a2", 0.60, 0.55)) == ""
+    # Amended (seeds): gaps inside max(error, seed spread) are ties; what remains decides, the worst first.
+    tight = dict(mean_se=0.005, worst_se=0.005)
+    assert decide(recipe("a", 0.60, 0.55, **tight), recipe("b", 0.608, 0.56, **tight), 0.009, 0.014) == ""
+    assert decide(recipe("a", 0.60, 0.55, **tight), recipe("b", 0.62, 0.54, **tight), 0.009, 0.014) == "b"
+    assert decide(recipe("a", 0.60, 0.55, **tight), recipe("b", 0.62, 0.53, **tight), 0.009, 0.014) == "a"
+    assert decide(recipe("a", 0.60, 0.55), recipe("b", 0.615, 0.56), 0.009, 0.014) == ""  # within the rule's errors
 
 
 def test_shipping_rule_needs_a_higher_mean_and_no_loss_beyond_its_error(monkeypatch):
