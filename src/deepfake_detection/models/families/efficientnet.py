@@ -44,12 +44,15 @@ def _load_in_order(model, state) -> None:
     )
 )
 def efficientnet_lite0(pretrained: bool = True, drop_rate: float = 0.2, freeze_blocks: int = 0):
-    timm = import_timm()
-    net = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=1, drop_rate=drop_rate)
+    return face_classifier(_lite0(pretrained, drop_rate, freeze_blocks), mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+
+
+def _lite0(pretrained: bool, drop_rate: float, freeze_blocks: int):
+    net = import_timm().create_model("tf_efficientnet_lite0", pretrained=False, num_classes=1, drop_rate=drop_rate)
     if pretrained:
         _load_in_order(net, lite_imagenet_state(0))
     _prepare_for_finetune(net, freeze_blocks)
-    return face_classifier(net, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+    return net
 
 
 def _prepare_for_finetune(net, freeze_blocks: int) -> None:
@@ -82,14 +85,8 @@ LOWER_FACE, LOWER_FACE_SIZE = (0.5, 1.0, 0.15, 0.85), (96, 128)
     )
 )
 def efficientnet_lite0_lower(pretrained: bool = True, drop_rate: float = 0.2, freeze_blocks: int = 0):
-    timm = import_timm()
-    net = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=1, drop_rate=drop_rate)
-    if pretrained:
-        _load_in_order(net, lite_imagenet_state(0))
-    _prepare_for_finetune(net, freeze_blocks)
-    return face_classifier(
-        net, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), region=LOWER_FACE, region_size=LOWER_FACE_SIZE
-    )
+    net = _lite0(pretrained, drop_rate, freeze_blocks)
+    return face_classifier(net, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), region=LOWER_FACE, region_size=LOWER_FACE_SIZE)
 
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
