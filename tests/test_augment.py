@@ -39,3 +39,17 @@ def test_erase_share_one_erases_every_crop_after_the_same_augmentation():
         assert len(ys) > 0.01 * 128 * 128  # every crop lost a rectangle ...
         box = after[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
         assert len(np.unique(box)) == 1  # ... and only that: the rest is the plain augmentation, draw for draw
+
+
+def test_a_share_outside_0_1_is_a_clear_config_error(tmp_path):
+    import pytest
+
+    from deepfake_detection.config import load_config
+    from deepfake_detection.errors import ConfigError
+    from deepfake_detection.train.config import TrainConfig
+
+    for option in ("erase", "sbi"):
+        (tmp_path / "c.yaml").write_text(f"{option}: 1.5\n")
+        with pytest.raises(ConfigError, match=f"option {option} is a share between 0 and 1"):
+            load_config(TrainConfig, tmp_path / "c.yaml")
+    assert load_config(TrainConfig, None, erase=0.5).erase == 0.5

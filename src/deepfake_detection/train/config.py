@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import ConfigError
+
 
 @dataclass
 class TrainConfig:
@@ -49,6 +51,11 @@ class TrainConfig:
     source_weights: dict = field(default_factory=dict)  # e.g. {dfdc: 1, ffpp: 1, talking_heads: 0.5}; unset: 1
     method_weights: dict = field(default_factory=dict)  # e.g. {Face2Face: 1.5}; unset: 1
     holdout: list = field(default_factory=list)  # "source" or "source/method" left out of training (kept in val)
+
+    def __post_init__(self) -> None:
+        for name in ("erase", "sbi", "unlabelled_share"):  # shares of a batch or of its crops
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"option {name} is a share between 0 and 1, got {getattr(self, name)!r}")
 
 
 def cache_path(cfg: TrainConfig, samples, size: int, split: str) -> Path:
