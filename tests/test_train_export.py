@@ -145,3 +145,38 @@ def test_the_lower_face_model_sees_only_the_lower_face_and_exports_as_it_trains(
         want = trained.eval()(torch.from_numpy(x)).numpy()
     assert scorer.input_size == 224
     assert np.allclose(scorer.logits(x), want, atol=1e-3)
+
+
+def test_the_whole_and_lower_face_model_starts_as_the_whole_face_model_and_exports_both_heads(tiny_crops, tmp_path):
+    """`efficientnet_lite0_whole_lower` started from Lite0 weights is the whole-face model on the half-size crop
+    (its lower-face head starts at zero); once trained, the lower face has its own say and ONNX Runtime computes
+    what torch trained."""
+    from deepfake_detection.models import create_model
+    from deepfake_detection.models._torch import load_folded_onnx
+    from deepfake_detection.models.serving import weights_dir
+
+    lite0 = weights_dir() / "efficientnet_lite0.onnx"
+    model = create_model("efficientnet_lite0_whole_lower", pretrained=False).eval()
+    whole = create_model("efficientnet_lite0", pretrained=False).eval()
+    load_folded_onnx(model, lite0)
+    load_folded_onnx(whole, lite0)
+    x = np.random.default_rng(0).integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
+    half = x.reshape(2, 112, 2, 112, 2, 3).astype(np.float32).mean(axis=(2, 4))
+    with torch.inference_mode():
+        z, z_whole = model(torch.from_numpy(x)).numpy(), whole(torch.from_numpy(half)).numpy()
+    assert np.allclose(z, z_whole, atol=1e-3)
+
+    cfg = tiny_config(tiny_crops, tmp_path, model="efficientnet_lite0_whole_lower", input_size=224, max_steps=1)
+    run = train(cfg, progress=False)
+    export_run(run, tmp_path / "whole_lower.onnx")
+    from deepfake_detection.train.loop import load_run
+
+    trained, _, _ = load_run(run)
+    trained.eval()
+    assert trained.part_head.weight.abs().sum() > 0
+    with torch.inference_mode():
+        want = trained(torch.from_numpy(x)).numpy()
+    assert np.allclose(load_scorer(str(tmp_path / "whole_lower.onnx"), tta="none").logits(x), want, atol=1e-3)
+    # the exporter cannot fold the BatchNorms of a backbone that runs twice: such a graph cannot start a run
+    with pytest.raises(ValueError, match="no folded BatchNorm"):
+        load_folded_onnx(create_model("efficientnet_lite0_whole_lower", pretrained=False), tmp_path / "whole_lower.onnx")

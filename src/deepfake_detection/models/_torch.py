@@ -60,6 +60,45 @@ def face_classifier(backbone, mean, std, region=None, region_size=None):
     return FaceClassifier()
 
 
+def whole_and_part_classifier(backbone, mean, std, region, region_size):
+    """Like `face_classifier`, but one backbone sees two views of each crop and each view has its own linear head:
+    the whole face at half the crop's size (a 2 x 2 box average, exact at 224 -> 112 px) and `region` resized to
+    `region_size`. The logit is the sum of the two heads. The whole view uses the backbone's own classifier, so
+    Lite0 weights (a run or an export) start it; the part head (`part_head`, not in such weights) starts at zero, so
+    at step 0 the model is the whole-face model at the coarser scale."""
+    import torch
+    from torch import nn
+
+    top, bottom, left, right = region
+
+    class WholeAndPartClassifier(nn.Module):
+        fresh_from_onnx = ("part_head",)
+
+        def __init__(self):
+            super().__init__()
+            self.backbone = backbone
+            self.part_head = nn.Linear(backbone.classifier.in_features, 1)
+            nn.init.zeros_(self.part_head.weight)
+            nn.init.zeros_(self.part_head.bias)
+            self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1) * 255.0)
+            self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1) * 255.0)
+
+        def features(self, x):
+            x = x.contiguous(memory_format=torch.channels_last)
+            return self.backbone.forward_head(self.backbone.forward_features(x), pre_logits=True)
+
+        def forward(self, x):
+            x = (x.permute(0, 3, 1, 2).float() - self.mean) / self.std
+            h, w = x.shape[2], x.shape[3]
+            whole = nn.functional.avg_pool2d(x, 2)
+            part = x[:, :, int(top * h) : int(bottom * h), int(left * w) : int(right * w)]
+            part = nn.functional.interpolate(part, size=region_size, mode="bilinear", align_corners=False)
+            logit = self.backbone.classifier(self.features(whole)) + self.part_head(self.features(part))
+            return logit.reshape(-1)
+
+    return WholeAndPartClassifier()
+
+
 def load_folded_onnx(model, onnx_path) -> None:
     """Start a torch model from an exported ONNX graph of the same architecture (e.g. the shipped weights, whose
     training checkpoint is not kept). The exporter folded each BatchNorm into the convolution before it, so every
@@ -81,7 +120,9 @@ def load_folded_onnx(model, onnx_path) -> None:
                 if weight is None or tuple(weight.shape) != tuple(mod.weight.shape):
                     raise ValueError(f"{onnx_path}: no kernel of shape {tuple(mod.weight.shape)} for {name}")
                 mod.weight.copy_(torch.tensor(weight))
-                bias = inits[f"{name}.weight_bias"]
+                bias = inits.get(f"{name}.weight_bias")
+                if bias is None:  # e.g. a backbone run on two views: the exporter folds none or only some BNs
+                    raise ValueError(f"{onnx_path}: {name} has no folded BatchNorm; start from the run's best.pt")
                 bn = next(m for _, m in modules[pos + 1 :] if isinstance(m, nn.BatchNorm2d))
                 if bn.running_mean is None or bn.running_var is None:
                     raise ValueError(f"{onnx_path}: the BatchNorm after {name} keeps no running statistics")
@@ -90,6 +131,8 @@ def load_folded_onnx(model, onnx_path) -> None:
                 bn.running_mean.zero_()
                 bn.running_var.fill_(1.0 - bn.eps)
             elif isinstance(mod, nn.Linear):
+                if f"{name}.weight" not in inits and name in getattr(model, "fresh_from_onnx", ()):
+                    continue  # a head the exported architecture lacks keeps its own start
                 mod.weight.copy_(torch.tensor(inits[f"{name}.weight"]))
                 mod.bias.copy_(torch.tensor(inits[f"{name}.bias"]))
 
