@@ -179,4 +179,6 @@ def test_the_whole_and_lower_face_model_starts_as_the_whole_face_model_and_expor
     assert np.allclose(load_scorer(str(tmp_path / "whole_lower.onnx"), tta="none").logits(x), want, atol=1e-3)
     # the exporter cannot fold the BatchNorms of a backbone that runs twice: such a graph cannot start a run
     with pytest.raises(ValueError, match="no folded BatchNorm"):
-        load_folded_onnx(create_model("efficientnet_lite0_whole_lower", pretrained=False), tmp_path / "whole_lower.onnx")
+        load_folded_onnx(
+            create_model("efficientnet_lite0_whole_lower", pretrained=False), tmp_path / "whole_lower.onnx"
+        )
