@@ -5,7 +5,8 @@
 
 Each `--member` is one recipe: the `scripts/loso.py --out` folders holding its per-source runs (`FOLDER/<source>`,
 `/` written `_`). For every held-out source that each member has a finished run for, the members' logits on that
-source's held-out rows (each at its own input size) are averaged and the video AUC is measured as `loso.py` does.
+source's held-out rows (each at its own input size) are averaged (`--weights`: a weighted mean, fixed before the
+rows are seen) and the video AUC is measured as `loso.py` does.
 No training: every member never saw the source it is measured on, so the ensemble did not either. Writes
 OUT/loso.json in loso.py's format, for `scripts/loso_compare.py`.
 """
@@ -47,14 +48,31 @@ def cached_logits(run: Path, rows) -> np.ndarray:
     return z
 
 
+def parse_weights(text: str | None, n_members: int) -> list[float] | None:
+    """One weight per member ("1,0.5"); equal weights without text; None when the text does not fit."""
+    if text is None:
+        return [1.0] * n_members
+    try:
+        weights = [float(w) for w in text.split(",")]
+    except ValueError:
+        return None
+    if len(weights) != n_members or min(weights) < 0 or sum(weights) <= 0:
+        return None
+    return weights
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, help="the manifests the runs were trained on")
     ap.add_argument("--member", action="append", required=True, help="FOLDER[,FOLDER...] of one recipe's runs")
+    ap.add_argument("--weights", help="W,W,... one weight per --member, in order (default: all equal)")
     ap.add_argument("--out", required=True, help="folder for loso.json")
     args = ap.parse_args()
     if len(args.member) < 2:
         ap.error("an ensemble needs at least two --member recipes")
+    weights = parse_weights(args.weights, len(args.member))
+    if weights is None:
+        ap.error(f"--weights takes {len(args.member)} non-negative numbers, not all zero, got {args.weights!r}")
 
     samples = read_manifests(args.data)
     members = [m.split(",") for m in args.member]
@@ -66,12 +84,13 @@ def main() -> None:
         if any(r is None for r in runs):
             continue
         rows = held_out_rows(samples, holdout)
-        z = np.mean([cached_logits(run, rows) for run in runs if run is not None], axis=0)
+        z = np.average([cached_logits(run, rows) for run in runs if run is not None], axis=0, weights=weights)
         res = {
             "holdout": holdout,
             "videos": len({(s.method, s.video) for s in rows}),
             "auc": per_source_auc(rows, z)[rows[0].source],
             "members": [str(r) for r in runs],
+            "weights": weights,
         }
         results.append(res)
         print(json.dumps(res), flush=True)

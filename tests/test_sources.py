@@ -210,6 +210,22 @@ def test_recipe_decision_rule_tells_gains_from_noise(monkeypatch):
     assert decide(recipe("a", 0.60, 0.55), recipe("b", 0.615, 0.56), 0.009, 0.014) == ""  # within the rule's errors
 
 
+def test_ensemble_weights_are_one_per_member_and_never_all_zero(monkeypatch):
+    """scripts/loso_ensemble.py --weights: one non-negative weight per member, fixed before any row is seen."""
+    import importlib
+    import sys
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "scripts"))
+    parse = importlib.import_module("loso_ensemble").parse_weights
+    for name in ("loso_ensemble", "loso"):
+        sys.modules.pop(name, None)
+    assert parse(None, 3) == [1.0, 1.0, 1.0]
+    assert parse("1,0.5", 2) == [1.0, 0.5]
+    for bad in ("1", "1,0.5,2", "1,-1", "0,0", "1,half"):
+        assert parse(bad, 2) is None, bad
+
+
 def test_shipping_rule_needs_a_higher_mean_and_no_loss_beyond_its_error(monkeypatch):
     """scripts/ship_compare.py: a candidate replaces the shipped model only if its mean of six is higher and no
     source drops by more than that source's standard error."""
