@@ -51,13 +51,20 @@ def face_classifier(backbone, mean, std, region=None, region_size=None):
         def forward(self, x):
             x = (x.permute(0, 3, 1, 2).float() - self.mean) / self.std
             if region is not None:
-                h, w = x.shape[2], x.shape[3]
-                top, bottom, left, right = region
-                x = x[:, :, int(top * h) : int(bottom * h), int(left * w) : int(right * w)]
-                x = nn.functional.interpolate(x, size=region_size, mode="bilinear", align_corners=False)
+                x = cut_region(x, region, region_size)
             return self.backbone(x.contiguous(memory_format=torch.channels_last)).reshape(-1)
 
     return FaceClassifier()
+
+
+def cut_region(x, region, size):
+    """The part of an NCHW batch at `region` (top, bottom, left, right as fractions), resized to `size` (h, w)."""
+    from torch import nn
+
+    h, w = x.shape[2], x.shape[3]
+    top, bottom, left, right = region
+    x = x[:, :, int(top * h) : int(bottom * h), int(left * w) : int(right * w)]
+    return nn.functional.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
 def whole_and_part_classifier(backbone, mean, std, region, region_size):
@@ -68,8 +75,6 @@ def whole_and_part_classifier(backbone, mean, std, region, region_size):
     at step 0 the model is the whole-face model at the coarser scale."""
     import torch
     from torch import nn
-
-    top, bottom, left, right = region
 
     class WholeAndPartClassifier(nn.Module):
         fresh_from_onnx = ("part_head",)
@@ -89,10 +94,7 @@ def whole_and_part_classifier(backbone, mean, std, region, region_size):
 
         def forward(self, x):
             x = (x.permute(0, 3, 1, 2).float() - self.mean) / self.std
-            h, w = x.shape[2], x.shape[3]
-            whole = nn.functional.avg_pool2d(x, 2)
-            part = x[:, :, int(top * h) : int(bottom * h), int(left * w) : int(right * w)]
-            part = nn.functional.interpolate(part, size=region_size, mode="bilinear", align_corners=False)
+            whole, part = nn.functional.avg_pool2d(x, 2), cut_region(x, region, region_size)
             logit = self.backbone.classifier(self.features(whole)) + self.part_head(self.features(part))
             return logit.reshape(-1)
 
