@@ -232,6 +232,31 @@ def test_mean_fusion_keeps_equal_weights_where_stacking_would_not():
     assert w_lr[0] > 2 * w_lr[1]  # stacking would trust the strong model more
 
 
+def test_mean_fusion_with_relative_weights_keeps_their_ratio():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 2000)
+    z = np.stack([(2 * y - 1) * s + rng.normal(0, 1, len(y)) for s in (1.0, 1.0, 2.0)], 1)
+    w, b = fusion.fit_fusion(z, y, mean=True, relative=[1, 1, 0.5])
+    np.testing.assert_allclose(w / w[0], [1, 1, 0.5])  # fixed before fitting: the strong third model stays at half
+    (scale,), bias = fusion.fit_stack((z @ np.array([1, 1, 0.5]) / 2.5)[:, None], y)
+    np.testing.assert_allclose(z @ w + b, scale * z @ np.array([1, 1, 0.5]) / 2.5 + bias)
+    equal, _ = fusion.fit_fusion(z, y, mean=True, relative=[2, 2, 2])
+    np.testing.assert_allclose(equal, fusion.fit_fusion(z, y, mean=True)[0])
+
+
+@pytest.mark.parametrize("weights", [["1"], ["1", "-1"], ["0", "0"]])
+def test_fuse_rejects_wrong_mean_weights_before_any_work(tiny_crops, tmp_path, capsys, monkeypatch, weights):
+    from deepfake_detection.cli import main
+    from deepfake_detection.models import serving
+
+    monkeypatch.setattr(serving, "load_scorer", lambda *a, **k: pytest.fail("a model was loaded"))
+    args = ["fuse", "--models", "efficientnet_lite0", "efficientnet_lite0", "--mean", *weights]
+    args += ["--data", str(tiny_crops), "--real-videos", str(tmp_path), "--out", str(tmp_path / "f.json")]
+    assert main(args) == 1
+    assert "mean weights take 2 non-negative numbers" in capsys.readouterr().err
+    assert not (tmp_path / "f.json").exists()
+
+
 def test_calibrate_takes_a_fusion_card_and_keeps_its_models_reachable(two_model_card, tiny_crops, tmp_path, capsys):
     from deepfake_detection.calibration import fit_platt
     from deepfake_detection.cli import main

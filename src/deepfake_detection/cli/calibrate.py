@@ -84,9 +84,12 @@ def register(sub) -> None:
     )
     s.add_argument(
         "--mean",
-        action="store_true",
-        help="average the models' logits with equal weights, fitting only the mean's scale and bias "
-        "(the ensemble leave-one-source-out ranks) instead of one weight per model",
+        nargs="*",
+        type=float,
+        metavar="W",
+        help="average the models' logits with equal weights, or with these relative ones (one per model, e.g. "
+        "--mean 1 1 0.5), fitting only the mean's scale and bias (the ensembles leave-one-source-out ranks) "
+        "instead of one weight per model",
     )
     s.add_argument(
         "--tta",
@@ -196,9 +199,10 @@ def run_fuse(args: argparse.Namespace) -> int:
         args.sbi,
         Path(args.cache_dir),
         opt.progress_fn(args.quiet, "real videos"),
-        mean=args.mean,
+        mean=args.mean is not None,
         tta=args.tta,
         every=args.every,
+        relative=args.mean or None,
     )
     if args.json:
         print(json.dumps(card))

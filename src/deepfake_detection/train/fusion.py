@@ -74,13 +74,28 @@ def fit_stack(z: np.ndarray, y: np.ndarray, c: float = 1.0) -> tuple[np.ndarray,
     return lr.coef_[0].astype(float), float(lr.intercept_[0])
 
 
-def fit_fusion(z: np.ndarray, y: np.ndarray, mean: bool = False) -> tuple[np.ndarray, float]:
+def fit_fusion(
+    z: np.ndarray, y: np.ndarray, mean: bool = False, relative: Sequence[float] | None = None
+) -> tuple[np.ndarray, float]:
     """(weights, bias) of the fused logit z @ weights + bias: one weight per model (`fit_stack`), or with `mean`
-    equal weights whose common scale and the bias are Platt-fitted on the mean logit."""
+    fixed weights (equal, or proportional to `relative`) whose common scale and the bias are Platt-fitted on the
+    weighted mean logit. Fixed weights are what leave-one-source-out ranked; fitted ones would follow the
+    validation sources."""
     if not mean:
         return fit_stack(z, y)
-    (scale,), bias = fit_stack(z.mean(axis=1, keepdims=True), y)
-    return np.full(z.shape[1], scale / z.shape[1]), bias
+    r = mean_weights(relative, z.shape[1])
+    (scale,), bias = fit_stack((z @ r)[:, None], y)
+    return scale * r, bias
+
+
+def mean_weights(relative: Sequence[float] | None, n: int) -> np.ndarray:
+    """`relative` (or equal weights) normalised to sum 1; a clear error for a wrong count or sign."""
+    r = np.ones(n) if relative is None else np.asarray(relative, np.float64)
+    if r.shape != (n,) or not np.isfinite(r).all() or (r < 0).any() or r.sum() <= 0:
+        raise DeepfakeError(
+            f"mean weights take {n} non-negative numbers (one per model), not all zero; got {list(relative or [])}"
+        )
+    return r / r.sum()
 
 
 def recompressed(src_dir: Path, out_dir: Path, settings=((None, 23), (None, 32), (360, 36))) -> list[Path]:
@@ -215,11 +230,12 @@ def fuse_models(
     mean: bool = False,
     tta: Tta | None = None,
     every: list[int] | None = None,
+    relative: Sequence[float] | None = None,
 ) -> dict:
     """Stack frame models (logistic regression on the manifest's validation crops, plus self-blends of `sbi` of its
     REAL crops as a second FAKE family), set the operating point and write the fusion card to `out`. With `mean`,
-    the models' logits are averaged with equal weights (the ensemble that leave-one-source-out ranks) and only the
-    mean's scale and bias are fitted (Platt). `tta` forces one test-time augmentation on every model (recorded in
+    the models' logits are averaged with equal weights, or with `relative` ones (the ensembles that
+    leave-one-source-out ranks), and only the mean's scale and bias are fitted (Platt). `tta` forces one test-time augmentation on every model (recorded in
     the card as `component_tta`); None keeps each model's own. `every` (one step per model, `component_every`) lets
     costly models score only some of a video's sampled frames, in the operating point's videos as when served."""
 
@@ -227,6 +243,8 @@ def fuse_models(
 
     # The card's own checks of `every`, before any model is loaded or crop scored.
     ModelCard(name, kind="fusion", components=tuple(models), component_every=tuple(every or ()))
+    if mean:
+        mean_weights(relative, len(models))
     scorers = [load_scorer(m, tta=tta) for m in models]
     val, y_val = validation_split(data)
     log.info("scoring %d validation crops with %d models", len(val), len(scorers))
@@ -236,7 +254,7 @@ def fuse_models(
         blends = self_blended(val, max(s.input_size for s in scorers), sbi, cache_dir)
         z_sbi = np.stack([s.logits(resized_crops(blends, s.input_size)) for s in scorers], axis=1)
         z_fit, y_fit = np.concatenate([z_val, z_sbi]), np.concatenate([y_val, np.ones(len(z_sbi), int)])
-    weights, bias = fit_fusion(z_fit, y_fit, mean)
+    weights, bias = fit_fusion(z_fit, y_fit, mean, relative)
     names = [m if not Path(m).suffix else relative_to_card(Path(m), out) for m in models]
     card = build_card(name, names, weights, bias, max(s.input_size for s in scorers))
     if tta is not None:
