@@ -235,9 +235,10 @@ def fuse_models(
     """Stack frame models (logistic regression on the manifest's validation crops, plus self-blends of `sbi` of its
     REAL crops as a second FAKE family), set the operating point and write the fusion card to `out`. With `mean`,
     the models' logits are averaged with equal weights, or with `relative` ones (the ensembles that
-    leave-one-source-out ranks), and only the mean's scale and bias are fitted (Platt). `tta` forces one test-time augmentation on every model (recorded in
-    the card as `component_tta`); None keeps each model's own. `every` (one step per model, `component_every`) lets
-    costly models score only some of a video's sampled frames, in the operating point's videos as when served."""
+    leave-one-source-out ranks), and only the mean's scale and bias are fitted (Platt). `tta` forces one test-time
+    augmentation on every model (recorded in the card as `component_tta`); None keeps each model's own. `every`
+    (one step per model, `component_every`) lets costly models score only some of a video's sampled frames, in the
+    operating point's videos as when served."""
 
     from ..models.serving import FusionScorer, load_scorer, resized_crops
 
