@@ -44,28 +44,14 @@ def held_out_rows(samples, holdout: str):
 
 
 def held_out_logits(run: Path, rows) -> np.ndarray:
-    """One logit per row from the run's selected checkpoint (best.pt), at the run's own input size, no TTA.
-    Kept in the run folder (`held_out_logits.npz`), keyed by the rows and the checkpoint's time, so that ranking
-    ensembles of runs does not score the same crops again."""
-    import hashlib
-
+    """One logit per row from the run's selected checkpoint (best.pt), at the run's own input size, no TTA."""
     import torch
 
     from deepfake_detection.train.loop import load_run
 
-    checkpoint = run / "best.pt"
-    stamp = checkpoint.stat().st_mtime_ns if checkpoint.is_file() else 0
-    key = hashlib.sha256(("\n".join(r.path for r in rows) + f"\n{stamp}").encode()).hexdigest()
-    cache = run / "held_out_logits.npz"
-    if cache.is_file():
-        with np.load(cache) as kept:
-            if str(kept["key"]) == key:
-                return kept["z"]
     model, cfg, _ = load_run(run)
     torch.set_num_threads(2)
-    z = predict_logits(model, load_crops(rows, cfg.input_size or 128))
-    np.savez(cache, key=key, z=z)
-    return z
+    return predict_logits(model, load_crops(rows, cfg.input_size or 128))
 
 
 def measure(run: Path, rows) -> float:

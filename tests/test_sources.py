@@ -226,40 +226,6 @@ def test_ensemble_weights_are_one_per_member_and_never_all_zero(monkeypatch):
         assert parse(bad, 2) is None, bad
 
 
-def test_held_out_logits_are_scored_once_per_checkpoint(monkeypatch, tmp_path):
-    """scripts/loso.py keeps a run's held-out logits: ranking ensembles reuses them until the checkpoint changes
-    or other rows are asked for."""
-    import importlib
-    import os
-    import sys
-    from pathlib import Path
-
-    from deepfake_detection.datasets import Sample
-    from deepfake_detection.train import loop
-
-    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "scripts"))
-    loso = importlib.import_module("loso")
-    sys.modules.pop("loso", None)
-    scored = []
-
-    def predict(model, x):
-        scored.append(len(x))
-        return np.arange(len(x), dtype=float) + len(scored)
-
-    monkeypatch.setattr(loop, "load_run", lambda run: (None, type("Cfg", (), {"input_size": 8})(), None))
-    monkeypatch.setattr(loso, "load_crops", lambda rows, size: np.zeros((len(rows), size, size, 3), np.uint8))
-    monkeypatch.setattr(loso, "predict_logits", predict)
-    (tmp_path / "best.pt").write_bytes(b"x")
-    rows = [Sample(f"c{i}.png", "FAKE", "g") for i in range(3)]
-    first = loso.held_out_logits(tmp_path, rows)
-    np.testing.assert_array_equal(loso.held_out_logits(tmp_path, rows), first)
-    assert scored == [3]
-    loso.held_out_logits(tmp_path, rows[:2])  # other rows: scored
-    os.utime(tmp_path / "best.pt", ns=(1, 1))  # a new checkpoint: scored again
-    z = loso.held_out_logits(tmp_path, rows[:2])
-    assert scored == [3, 2, 2] and z[0] == 3
-
-
 def test_shipping_rule_needs_a_higher_mean_and_no_loss_beyond_its_error(monkeypatch):
     """scripts/ship_compare.py: a candidate replaces the shipped model only if its mean of six is higher and no
     source drops by more than that source's standard error."""
