@@ -21,7 +21,9 @@ import numpy as np
 from loso import HOLDOUTS, held_out_logits, held_out_rows
 
 from deepfake_detection.datasets import read_manifests
+from deepfake_detection.errors import DeepfakeError
 from deepfake_detection.evaluate import per_source_auc
+from deepfake_detection.train.fusion import mean_weights
 
 
 def member_run(folders: list[str], holdout: str) -> Path | None:
@@ -54,9 +56,8 @@ def parse_weights(text: str | None, n_members: int) -> list[float] | None:
         return [1.0] * n_members
     try:
         weights = [float(w) for w in text.split(",")]
-    except ValueError:
-        return None
-    if len(weights) != n_members or min(weights) < 0 or sum(weights) <= 0:
+        mean_weights(weights, n_members)  # the rule `fuse --mean W ...` applies to a served ensemble
+    except (ValueError, DeepfakeError):
         return None
     return weights
 

@@ -222,7 +222,7 @@ def test_ensemble_weights_are_one_per_member_and_never_all_zero(monkeypatch):
         sys.modules.pop(name, None)
     assert parse(None, 3) == [1.0, 1.0, 1.0]
     assert parse("1,0.5", 2) == [1.0, 0.5]
-    for bad in ("1", "1,0.5,2", "1,-1", "0,0", "1,half"):
+    for bad in ("1", "1,0.5,2", "1,-1", "0,0", "1,half", "1,nan"):
         assert parse(bad, 2) is None, bad
 
 
