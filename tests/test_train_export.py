@@ -67,7 +67,7 @@ def test_sbi_training_needs_faces_and_runs_on_real_crops(tiny_crops, tmp_path):
     assert (run / "best.pt").is_file()
 
 
-@pytest.mark.parametrize("name", ["efficientnet_lite0", "efficientnet_lite0_224"])
+@pytest.mark.parametrize("name", ["efficientnet_lite0", "efficientnet_lite0_224", "efficientnet_lite0_lower"])
 def test_the_shipped_onnx_starts_a_torch_model_that_agrees_with_it(name: str) -> None:
     """Fine-tuning starts from the exported weights (folded BatchNorms): torch must give ONNX Runtime's logits."""
     from dataclasses import replace

@@ -51,8 +51,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=None))
         return 0
     width = max(14, *(len(str(r["family"])) for r in rows))
-    print(f"{'name':24s} {'family':{width}s} {'kind':9s} {'size':>4s}  shipped")
+    name_width = max(24, *(len(r["name"]) for r in rows))
+    print(f"{'name':{name_width}s} {'family':{width}s} {'kind':9s} {'size':>4s}  shipped")
     for r in rows:
         mark = "yes (default)" if r["default"] and r["shipped_weights"] else ("yes" if r["shipped_weights"] else "no")
-        print(f"{r['name']:24s} {r['family']:{width}s} {r['kind']:9s} {r['input_size'] or '':>4}  {mark}")
+        print(f"{r['name']:{name_width}s} {r['family']:{width}s} {r['kind']:9s} {r['input_size'] or '':>4}  {mark}")
     return 0

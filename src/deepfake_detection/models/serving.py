@@ -19,7 +19,7 @@ from .card import ModelCard, Tta
 if TYPE_CHECKING:
     import onnxruntime as ort
 
-DEFAULT_MODEL = "efficientnet_lite0_pair"
+DEFAULT_MODEL = "efficientnet_lite0_triple"
 
 
 def weights_dir() -> Path:
