@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=None))
         return 0
     width = max(14, *(len(str(r["family"])) for r in rows))
-    name_width = max(24, *(len(r["name"]) for r in rows))
+    name_width = max(24, *(len(str(r["name"])) for r in rows))
     print(f"{'name':{name_width}s} {'family':{width}s} {'kind':9s} {'size':>4s}  shipped")
     for r in rows:
         mark = "yes (default)" if r["default"] and r["shipped_weights"] else ("yes" if r["shipped_weights"] else "no")
