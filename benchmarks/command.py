@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,7 @@ import av
 import cv2
 import numpy as np
 
-from benchmarks.pipeline import TMP, _face_frames, bench_clip, machine
+from benchmarks.pipeline import TMP, _face_frames, bench_clip, ffmpeg_program, machine
 
 START_UP = """
 import time
@@ -86,17 +85,6 @@ def mpeg4_clip(seconds: int = 15, fps: int = 25, size=(942, 500)) -> Path:
             out.mux(pkt)
     tmp.rename(path)
     return path
-
-
-def ffmpeg_program() -> tuple[str | None, str]:
-    if exe := shutil.which("ffmpeg"):
-        return exe, "ffmpeg on PATH"
-    try:
-        import imageio_ffmpeg
-
-        return imageio_ffmpeg.get_ffmpeg_exe(), "imageio-ffmpeg's static build"
-    except (ImportError, RuntimeError):
-        return None, "no ffmpeg program: PyAV full decode in a fresh process"
 
 
 def decode_command(ffmpeg: str | None, clip: Path, threads: int = 2) -> list[str]:

@@ -3,8 +3,9 @@
     python -m benchmarks.pipeline [--repeat 3] [--frames 32] [--scaling] [--model M ...]
 
 Prints, in one run: the naive floor (benchmarks/floor.py: plain decode + YuNet on every sampled frame + one ONNX
-batch), a plain `ffmpeg -threads 2` full decode of the same clip (PyAV's full decode when the ffmpeg program is
-missing; the output says which), end-to-end time and the ratios, per-stage times, peak RSS and model load time.
+batch), a plain `ffmpeg -threads 2` full decode of the same clip (the ffmpeg on PATH, else imageio-ffmpeg's
+static build of the `bench` extra as in benchmarks.command and benchmarks.scan, else PyAV's full decode; the output
+says which), end-to-end time and the ratios, per-stage times, peak RSS and model load time.
 End to end runs in a fresh Python process so that load time and peak RSS are those of a real first call.
 --scaling adds time and peak RSS for 360p / 1080p / 4K and 10 s / 60 s / 10 min clips. --model (repeatable: a
 shipped name, an exported .onnx or a fusion card) also times other models end to end on the same clips, in the same
@@ -118,13 +119,26 @@ def bench_clip(name: str = "1080p", seconds: int = 10, gop: int | None = None, n
     return path
 
 
+def ffmpeg_program() -> tuple[str | None, str]:
+    """The FFmpeg program to compare with: the one on PATH, else imageio-ffmpeg's static build (the `bench` extra)."""
+    if exe := shutil.which("ffmpeg"):
+        return exe, "ffmpeg on PATH"
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe(), "imageio-ffmpeg's static build"
+    except (ImportError, RuntimeError):
+        return None, "no ffmpeg program: PyAV full decode in a fresh process"
+
+
 def plain_decode(path: Path) -> tuple[float, str]:
-    """A plain full decode of every frame with 2 threads: the ffmpeg program, else PyAV."""
-    if shutil.which("ffmpeg"):
-        cmd = ["ffmpeg", "-v", "error", "-threads", "2", "-i", str(path), "-map", "0:v:0", "-f", "null", "-"]
+    """A plain full decode of every frame with 2 threads: the FFmpeg program (`ffmpeg_program`), else PyAV."""
+    exe, how = ffmpeg_program()
+    if exe:
+        cmd = [exe, "-v", "error", "-threads", "2", "-i", str(path), "-map", "0:v:0", "-f", "null", "-"]
         t = time.perf_counter()
         subprocess.run(cmd, check=True)
-        return time.perf_counter() - t, "ffmpeg -threads 2 -f null"
+        return time.perf_counter() - t, f"ffmpeg -threads 2 -f null, {how}"
     t = time.perf_counter()
     with av.open(str(path)) as c:
         s = c.streams.video[0]
