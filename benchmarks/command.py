@@ -36,7 +36,7 @@ import av
 import cv2
 import numpy as np
 
-from benchmarks.pipeline import TMP, _face_frames, bench_clip, ffmpeg_program, machine
+from benchmarks.pipeline import TMP, _face_frames, bench_clip, decode_command, ffmpeg_program, machine
 
 START_UP = """
 import time
@@ -85,16 +85,6 @@ def mpeg4_clip(seconds: int = 15, fps: int = 25, size=(942, 500)) -> Path:
             out.mux(pkt)
     tmp.rename(path)
     return path
-
-
-def decode_command(ffmpeg: str | None, clip: Path, threads: int = 2) -> list[str]:
-    if ffmpeg:
-        return [ffmpeg, "-v", "error", "-threads", str(threads), "-i", str(clip), "-map", "0:v:0", "-f", "null", "-"]
-    code = (
-        "import av, sys\nwith av.open(sys.argv[1]) as c:\n s = c.streams.video[0]\n s.thread_type = 'AUTO'\n"
-        " for _ in c.decode(s): pass"
-    )
-    return [sys.executable, "-c", code, str(clip)]
 
 
 def detect_command(module: bool = False) -> list[str]:

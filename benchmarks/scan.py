@@ -26,8 +26,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmarks.command import decode_command, ffmpeg_program
-from benchmarks.pipeline import make_clip  # the same face clip, same source
+from benchmarks.pipeline import decode_command, ffmpeg_program, make_clip  # make_clip: the same face clip
 from deepfake_detection.scan import scan
 from deepfake_detection.scan.run import available_cores
 

@@ -20,7 +20,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from benchmarks.command import decode_command, ffmpeg_program
+from benchmarks.pipeline import decode_command, ffmpeg_program
 from deepfake_detection.workerproc import share_cores
 
 
