@@ -93,6 +93,34 @@ def test_dlib_places_68_points_inside_the_detected_face():
     assert (marks > -20).all() and (marks < 148).all()
 
 
+@pytest.mark.parametrize("marks", [LANDMARKS, _landmarks68()], ids=["5 points", "68 points"])
+def test_lower_region_blends_the_mouth_and_never_the_eyes_or_forehead(marks):
+    img = _face(2)
+    mouth_hits = []
+    for seed in range(20):
+        blend, mask = self_blend(img, marks, np.random.default_rng(seed), region="lower")
+        assert mask[:60].max() == 0  # eyes (row 52) and everything above stay real ...
+        assert np.array_equal(blend[:60], img[:60])
+        mouth_hits.append(mask[92, 64] > 0.3)  # ... the mouth centre is inside (unless a partial blend or erosion)
+    assert np.mean(mouth_hits) > 0.7
+    # Smaller than a whole-face blend: a region, not the face.
+    lower = np.mean([(face_mask((128, 128), marks, np.random.default_rng(s), "lower") > 0).mean() for s in range(10)])
+    whole = np.mean([(face_mask((128, 128), marks, np.random.default_rng(s)) > 0).mean() for s in range(10)])
+    assert lower < 0.6 * whole
+
+
+def test_unknown_blend_region_is_a_clear_error(tmp_path):
+    from deepfake_detection.config import load_config
+    from deepfake_detection.errors import ConfigError
+    from deepfake_detection.train.config import TrainConfig
+
+    with pytest.raises(ValueError, match="region"):
+        face_mask((128, 128), LANDMARKS, np.random.default_rng(0), region="eyes")
+    (tmp_path / "c.yaml").write_text("sbi_region: eyes\n")
+    with pytest.raises(ConfigError, match="sbi_region"):
+        load_config(TrainConfig, tmp_path / "c.yaml")
+
+
 def test_unknown_landmark_count_is_a_clear_error():
     from deepfake_detection.errors import DeepfakeError
     from deepfake_detection.train.landmarks import landmark_finder

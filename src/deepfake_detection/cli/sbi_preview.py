@@ -24,6 +24,12 @@ def register(sub) -> None:
         default=68,
         help="mask from dlib's 68 points (the `sbi` extra) or YuNet's 5 (default: %(default)s)",
     )
+    s.add_argument(
+        "--region",
+        choices=("face", "lower"),
+        default="face",
+        help="blend the whole face, or the mouth / nose-to-chin only (the config's sbi_region; default: %(default)s)",
+    )
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=run)
 
@@ -52,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
             break
     if not images:
         raise DeepfakeError(f"no face found in the images of {args.images}")
-    sheet = contact_sheet(images, landmarks, seed=args.seed)
+    sheet = contact_sheet(images, landmarks, seed=args.seed, region=args.region)
     cv2.imwrite(args.out, sheet[..., ::-1])
     print(f"wrote {args.out}: rows are originals, masks, self-blended images, |difference| x4 ({len(images)} faces)")
     return 0

@@ -35,6 +35,7 @@ class TrainConfig:
     seq_len: int = 16  # sequence models: frames per face-track window
     sbi: float = 0.0  # share of each batch's FAKE half made of self-blended REAL crops (1.0: SBI only)
     sbi_landmarks: int = 5  # 68: masks from dlib's 68 points (the `sbi` extra); 5: YuNet's points plus guesses
+    sbi_region: str = "face"  # "lower": blends fall on the mouth or nose-to-chin only (what reenactment re-renders)
     init_from: str = ""  # best.pt/last.pt, or an exported .onnx (e.g. the shipped model), that starts this run
     # Knowledge distillation (frame models, `distill.py`): an exported .onnx (with its .json card) whose logits,
     # computed once per crop and cached, soften the labels: loss = (1 - w)·BCE(label) + w·T²·BCE(logit/T, σ(teacher/T)).
@@ -56,6 +57,8 @@ class TrainConfig:
         for name in ("erase", "sbi", "unlabelled_share"):  # shares of a batch or of its crops
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"option {name} is a share between 0 and 1, got {getattr(self, name)!r}")
+        if self.sbi_region not in ("face", "lower"):
+            raise ConfigError(f"option sbi_region is 'face' or 'lower', got {self.sbi_region!r}")
 
 
 def cache_path(cfg: TrainConfig, samples, size: int, split: str) -> Path:

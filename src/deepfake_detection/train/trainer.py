@@ -71,7 +71,7 @@ def sampling_weights(samples, source_weights: dict, method_weights: dict) -> np.
     return w / w.sum()
 
 
-def _with_self_blends(xb, yb, x_train, landmarks, sbi_idx, share: float, rng):
+def _with_self_blends(xb, yb, x_train, landmarks, sbi_idx, share: float, rng, region: str = "face"):
     """Replace `share` of the batch's FAKE crops by self-blended REAL crops (labelled FAKE)."""
     from .sbi import self_blend
 
@@ -79,7 +79,7 @@ def _with_self_blends(xb, yb, x_train, landmarks, sbi_idx, share: float, rng):
     fakes = np.flatnonzero(yb == 1)
     swap = fakes[rng.random(len(fakes)) < share]
     for slot, src in zip(swap, rng.choice(sbi_idx, len(swap))):
-        xb[slot], _ = self_blend(np.asarray(x_train[src]), landmarks[src], rng)
+        xb[slot], _ = self_blend(np.asarray(x_train[src]), landmarks[src], rng, region)
     return xb, yb
 
 
@@ -188,7 +188,7 @@ def train_frames(cfg: TrainConfig, progress: bool = True) -> Path:
         idx = np.sort(np.concatenate(picks))
         xb, yb = x_train[idx], y_train[idx]
         if cfg.sbi > 0:
-            xb, yb = _with_self_blends(xb, yb, x_train, landmarks, sbi_idx, cfg.sbi, rng)
+            xb, yb = _with_self_blends(xb, yb, x_train, landmarks, sbi_idx, cfg.sbi, rng, cfg.sbi_region)
         if cfg.augment:
             xb = augment_batch(xb, rng, cfg.erase)
         for g in opt.param_groups:
