@@ -182,3 +182,39 @@ def test_the_whole_and_lower_face_model_starts_as_the_whole_face_model_and_expor
         load_folded_onnx(
             create_model("efficientnet_lite0_whole_lower", pretrained=False), tmp_path / "whole_lower.onnx"
         )
+
+
+def test_the_patch_model_scores_each_patch_from_its_own_neighbourhood_and_exports_as_it_trains(tiny_crops, tmp_path):
+    """`efficientnet_lite0_patch` starts from Lite0 weights at logit 0, a change in one corner of the crop moves
+    only the patch logits near it, and ONNX Runtime computes what torch trained; its own export starts it again."""
+    from deepfake_detection.models import create_model
+    from deepfake_detection.models._torch import load_folded_onnx
+    from deepfake_detection.models.serving import weights_dir
+
+    model = create_model("efficientnet_lite0_patch", pretrained=False).eval()
+    load_folded_onnx(model, weights_dir() / "efficientnet_lite0.onnx")
+    x = np.random.default_rng(0).integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
+    with torch.inference_mode():
+        assert np.array_equal(model(torch.from_numpy(x)).numpy(), np.zeros(2, np.float32))  # the head starts at 0
+    torch.nn.init.normal_(model.patch_head[2].weight)
+    corner = x.copy()
+    corner[:, 180:, 180:] = 0
+    with torch.inference_mode():
+        a, b = (model.patch_logits(torch.from_numpy(v)).numpy() for v in (x, corner))
+    assert a.shape == (2, 28, 28)
+    moved = np.abs(a - b).max(axis=0) > 1e-5
+    assert moved[-1, -1] and not moved[:16, :].any() and not moved[:, :16].any()  # 67 px receptive field
+
+    cfg = tiny_config(tiny_crops, tmp_path, model="efficientnet_lite0_patch", input_size=224, max_steps=1)
+    run = train(cfg, progress=False)
+    export_run(run, tmp_path / "patch.onnx")
+    from deepfake_detection.train.loop import load_run
+
+    trained, _, _ = load_run(run)
+    with torch.inference_mode():
+        want = trained.eval()(torch.from_numpy(x)).numpy()
+    assert np.allclose(load_scorer(str(tmp_path / "patch.onnx"), tta="none").logits(x), want, atol=1e-3)
+    again = create_model("efficientnet_lite0_patch", pretrained=False).eval()
+    load_folded_onnx(again, tmp_path / "patch.onnx")
+    with torch.inference_mode():
+        assert np.allclose(again(torch.from_numpy(x)).numpy(), want, atol=1e-3)

@@ -101,6 +101,44 @@ def whole_and_part_classifier(backbone, mean, std, region, region_size):
     return WholeAndPartClassifier()
 
 
+def patch_classifier(backbone, mean, std, blocks: int, hidden: int = 64):
+    """Like `face_classifier`, but the backbone stops after its first `blocks` blocks and a small head scores every
+    location of that feature map (a patch of the face, its receptive field) on its own; the logit is the mean of the
+    patch logits. After Chai et al. (ECCV 2020): a classifier that sees only local patches cannot learn a generator's
+    global look and keeps to the local traces that several generators share. Its stem and blocks take any Lite0
+    weights; the head (`patch_head`, not in such weights) starts with its last layer at zero: logit 0 at step 0."""
+    import torch
+    from torch import nn
+
+    backbone.blocks = backbone.blocks[:blocks]
+    backbone.conv_head = backbone.bn2 = backbone.classifier = nn.Identity()  # unused: kept out of the weights
+    width = backbone.blocks[-1][-1].conv_pwl.out_channels
+
+    class PatchClassifier(nn.Module):
+        fresh_from_onnx = ("patch_head.0", "patch_head.2")
+
+        def __init__(self):
+            super().__init__()
+            self.backbone = backbone
+            last = nn.Linear(hidden, 1)
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+            self.patch_head = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), last)
+            self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1) * 255.0)
+            self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1) * 255.0)
+
+        def patch_logits(self, x):
+            """[N, H', W'] logits, one per location of the truncated backbone's map."""
+            x = ((x.permute(0, 3, 1, 2).float() - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
+            f = self.backbone.blocks(self.backbone.bn1(self.backbone.conv_stem(x)))
+            return self.patch_head(f.permute(0, 2, 3, 1)).squeeze(-1)
+
+        def forward(self, x):
+            return self.patch_logits(x).mean(dim=(1, 2))
+
+    return PatchClassifier()
+
+
 def load_folded_onnx(model, onnx_path) -> None:
     """Start a torch model from an exported ONNX graph of the same architecture (e.g. the shipped weights, whose
     training checkpoint is not kept). The exporter folded each BatchNorm into the convolution before it, so every

@@ -11,7 +11,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-
 REGIONS = ("face", "lower")  # where a self-blend may fall: the whole face, or the mouth and jaw only
 
 

