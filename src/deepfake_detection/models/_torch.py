@@ -131,7 +131,10 @@ def patch_classifier(backbone, mean, std, blocks: int, hidden: int = 64):
             """[N, H', W'] logits, one per location of the truncated backbone's map."""
             x = ((x.permute(0, 3, 1, 2).float() - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
             f = self.backbone.blocks(self.backbone.bn1(self.backbone.conv_stem(x)))
-            return self.patch_head(f.permute(0, 2, 3, 1)).squeeze(-1)
+            n, c, h, w = f.shape
+            # Rows of [N·H'·W', C]: the exporter then keeps the head's weights under their names (a Linear on a 4-D
+            # tensor becomes a MatMul with a transposed, renamed copy that could not start a run again).
+            return self.patch_head(f.permute(0, 2, 3, 1).reshape(-1, c)).reshape(n, h, w)
 
         def forward(self, x):
             return self.patch_logits(x).mean(dim=(1, 2))
